@@ -1,0 +1,62 @@
+"""The result of grading one answer against one card."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["covered", "partial", "missing"]
+Method = Literal["fuzzy", "llm"]
+
+
+@dataclass(frozen=True, slots=True)
+class PointResult:
+    """How one reference point fared: its status and the answer span that covered it."""
+
+    id: str
+    section: str
+    text: str
+    status: Status
+    evidence: str | None = None
+    span: tuple[int, int] | None = None  # character offsets of the evidence in the answer
+    credit: float = 0.0  # 0..1, the point's share of coverage
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "section": self.section,
+            "text": self.text,
+            "status": self.status,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class GradeResult:
+    """A suggested 1-5 score with per-point statuses; see DESIGN.md's ``grade --json``."""
+
+    score: int
+    coverage: float
+    points: tuple[PointResult, ...]
+    method: Method
+    grader_version: str
+    warnings: tuple[str, ...] = ()
+    incorrect: tuple[str, ...] = ()
+    llm_usage: dict[str, Any] | None = field(default=None)
+
+    @property
+    def missing(self) -> list[str]:
+        """The text of every point with status ``missing``, in deck order."""
+        return [p.text for p in self.points if p.status == "missing"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of ``flashgrade grade --json``."""
+        return {
+            "score": self.score,
+            "coverage": round(self.coverage, 4),
+            "method": self.method,
+            "points": [p.to_dict() for p in self.points],
+            "missing": self.missing,
+            "warnings": list(self.warnings),
+            "grader_version": self.grader_version,
+        }

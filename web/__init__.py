@@ -1,0 +1,1 @@
+"""flashgrade's application: the FastAPI web app, its storage and scheduling, and the CLI."""

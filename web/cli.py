@@ -1,0 +1,206 @@
+"""The ``flashgrade`` command line: serve, grade, eval, import, check, llm-check.
+
+Every error for bad input is one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+def read_text(path: str | Path, *, what: str = "file") -> str:
+    """Read a UTF-8 file, turning every OS or decoding failure into a one-line CliError."""
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CliError(f"{what} not found: {p}") from None
+    except IsADirectoryError:
+        raise CliError(f"{what} is a directory: {p}") from None
+    except PermissionError:
+        raise CliError(f"cannot read {what} (permission denied): {p}") from None
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{p}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise CliError(f"cannot read {what} {p}: {exc.strerror}") from None
+
+
+def _load_deck(path: str):  # type: ignore[no-untyped-def]
+    from grader import DeckError, load_deck
+
+    p = Path(path)
+    if not p.exists():
+        raise CliError(f"deck not found: {p}")
+    try:
+        return load_deck(p)
+    except DeckError as exc:
+        raise CliError(str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{p}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise CliError(f"cannot read deck {p}: {exc.strerror}") from None
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from grader import CardNotFound, grade
+
+    deck = _load_deck(args.deck)
+    for warning in deck.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    try:
+        card = deck.card(args.card)
+    except CardNotFound as exc:
+        raise CliError(str(exc)) from None
+    if args.answer is not None:
+        answer = args.answer
+    elif args.answer_file is not None:
+        answer = read_text(args.answer_file, what="answer file")
+    else:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise CliError("no answer: give --answer TEXT, --answer-file PATH or pipe it on stdin")
+        try:
+            answer = sys.stdin.read()
+        except UnicodeDecodeError:
+            raise CliError("stdin: not UTF-8 text") from None
+    llm = _llm_client(args.llm)
+    result = grade(card, answer, llm=llm)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        return 0
+    print(f"Score: {deck.label(result.score)}  (coverage {result.coverage:.0%}, {result.method})")
+    for point in result.points:
+        mark = {"covered": "+", "partial": "~", "missing": "-"}[point.status]
+        line = f"  [{mark}] {point.id} {point.text}"
+        if point.evidence:
+            line += f'  <- "{point.evidence}"'
+        print(line)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _llm_client(flag: bool | None):  # type: ignore[no-untyped-def]
+    """The sync LLM client when one is configured and wanted, else None (fuzzy grading)."""
+    if flag is False:
+        return None
+    try:
+        from grader.llm import LLMConfigError, client_from_env
+    except ImportError:
+        if flag:
+            raise CliError("--llm: the LLM rubric is not available in this build") from None
+        return None
+    try:
+        return client_from_env(required=bool(flag))
+    except LLMConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    raise CliError("eval: not implemented yet")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    raise CliError("import: not implemented yet")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    raise CliError("check: not implemented yet")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    raise CliError("serve: not implemented yet")
+
+
+def cmd_llm_check(args: argparse.Namespace) -> int:
+    raise CliError("llm-check: not implemented yet")
+
+
+# --- parser ---------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="flashgrade", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    def llm_flags(p: argparse.ArgumentParser) -> None:
+        g = p.add_mutually_exclusive_group()
+        g.add_argument("--llm", dest="llm", action="store_true", default=None,
+                       help="grade with the LLM rubric (needs FLASHGRADE_LLM_MODEL)")
+        g.add_argument("--no-llm", dest="llm", action="store_false",
+                       help="fuzzy grading only, even when a model is configured")
+
+    p = add("serve", cmd_serve, "run the web app")
+    p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    p.add_argument("--db", default=None, help="SQLAlchemy database URL")
+    p.add_argument("--decks", default=None, help="directory of deck files")
+
+    p = add("grade", cmd_grade, "grade one answer against one card")
+    p.add_argument("--deck", required=True, help="deck file (any supported format)")
+    p.add_argument("--card", required=True, help="card id or 1-based position")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--answer", help="the answer text")
+    src.add_argument("--answer-file", help="read the answer from this UTF-8 file")
+    llm_flags(p)
+    p.add_argument("--json", action="store_true", help="print the grade as one JSON object")
+
+    p = add("eval", cmd_eval, "grade labelled answers and report agreement with the humans")
+    p.add_argument("file", help="labelled data, JSONL")
+    llm_flags(p)
+    p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    p.add_argument("--out", help="write one prediction per row to this JSONL file")
+    p.add_argument("--concurrency", type=int, default=8, help="LLM requests in flight (--llm)")
+
+    p = add("import", cmd_import, "convert a deck file into flashgrade's Markdown format")
+    p.add_argument("file", help="deck file to import")
+    p.add_argument("--format", default="auto",
+                   choices=["auto", "brainscape", "anki-txt", "markdown"])
+    p.add_argument("--out", help="write here (default: stdout)")
+
+    p = add("check", cmd_check, "lint decks: empty cards, ungradable points, duplicate ids")
+    p.add_argument("decks", nargs="+", metavar="DECK")
+
+    add("llm-check", cmd_llm_check, "send one small request to the configured LLM endpoint")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``flashgrade`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CliError as exc:
+        print(f"flashgrade: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("flashgrade: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
