@@ -5,9 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 from grader.cards import Card
+from grader.coverage import assess
 from grader.result import GradeResult
+from grader.scoring import Strictness, Thresholds, score_points
 
 GRADER_VERSION = "0.1.0"
+
+
+def fuzzy_grade(
+    card: Card,
+    answer: str,
+    *,
+    strictness: Strictness = "normal",
+    thresholds: Thresholds | None = None,
+) -> GradeResult:
+    """Grade offline by fuzzy keyword coverage: deterministic, no network."""
+    points, warnings = assess(card, answer)
+    coverage, score = score_points(points, strictness=strictness, thresholds=thresholds)
+    return GradeResult(
+        score=score,
+        coverage=coverage,
+        points=tuple(points),
+        method="fuzzy",
+        grader_version=GRADER_VERSION,
+        warnings=tuple(warnings),
+    )
 
 
 def grade(
@@ -15,10 +37,14 @@ def grade(
     answer: str,
     *,
     llm: Any | None = None,
-    strictness: str = "normal",
+    strictness: Strictness = "normal",
+    thresholds: Thresholds | None = None,
 ) -> GradeResult:
     """Grade ``answer`` against ``card``: fuzzy only, or with ``llm`` (falls back to fuzzy)."""
-    raise NotImplementedError
+    result = fuzzy_grade(card, answer, strictness=strictness, thresholds=thresholds)
+    if llm is None:
+        return result
+    raise NotImplementedError("LLM rubric")
 
 
 async def grade_async(
@@ -26,7 +52,11 @@ async def grade_async(
     answer: str,
     *,
     llm: Any | None = None,
-    strictness: str = "normal",
+    strictness: Strictness = "normal",
+    thresholds: Thresholds | None = None,
 ) -> GradeResult:
     """The same as :func:`grade`, awaiting an async LLM client so the event loop stays free."""
-    return grade(card, answer, strictness=strictness)
+    result = fuzzy_grade(card, answer, strictness=strictness, thresholds=thresholds)
+    if llm is None:
+        return result
+    raise NotImplementedError("LLM rubric")

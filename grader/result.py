@@ -19,7 +19,8 @@ class PointResult:
     status: Status
     evidence: str | None = None
     span: tuple[int, int] | None = None  # character offsets of the evidence in the answer
-    credit: float = 0.0  # 0..1, the point's share of coverage
+    credit: float = 0.0  # 0..1, how much of the point the answer covers
+    contradicted: bool = False  # the answer denies the point ("no need to retrain")
 
     def to_dict(self) -> dict[str, Any]:
         return {

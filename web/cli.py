@@ -109,7 +109,59 @@ def _llm_client(flag: bool | None):  # type: ignore[no-untyped-def]
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    raise CliError("eval: not implemented yet")
+    import time
+
+    from grader import grade
+    from grader.evaluate import DataError, iter_prediction_lines, metrics, predict, read_rows
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"labelled data not found: {path}")
+    if args.concurrency < 1:
+        raise CliError("--concurrency must be at least 1")
+    try:
+        rows = read_rows(path)
+    except DataError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+    llm = _llm_client(args.llm)
+    tty = sys.stderr.isatty()
+    last = [time.monotonic()]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or (tty and now - last[0] > 0.1) or now - last[0] > 5:
+            last[0] = now
+            end = "\n" if done == total or not tty else ""
+            print(f"\reval: {done}/{total} graded", end=end, file=sys.stderr, flush=True)
+
+    results = predict(
+        rows,
+        lambda card, answer: grade(card, answer, llm=llm),
+        concurrency=args.concurrency if llm is not None else 1,
+        progress=progress if len(rows) >= 200 or llm is not None else None,
+    )
+    if args.out:
+        _write_atomic(Path(args.out), "".join(line + "\n" for line in iter_prediction_lines(rows, results)))
+    figures = metrics(rows, results)
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            print(f"{key:>18}  {value}")
+    return 0
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a failure never leaves half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CliError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -1,0 +1,132 @@
+"""A card's key terms and their weights, prepared once per card and reused.
+
+A point's terms are its content words (stems). Weights make the grade depend on what
+distinguishes the point: words that the question already contains, words shared by many
+points of the card, generic verbs and parenthesised examples all count for less. The words
+before a colon ("Feature flags: ...") name the point's idea; they are kept as a label.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from grader.cards import Card, Point
+from grader.text import GENERIC_WORDS, STOP_WORDS, Token, content_tokens, tokenize
+
+QUESTION_WEIGHT = 0.35
+GENERIC_WEIGHT = 0.25
+EXAMPLE_WEIGHT = 0.5
+
+_PAREN_RE = re.compile(r"\([^)]*\)")
+_LABEL_RE = re.compile(r"^\s*([^:]{2,60}):\s+\S")
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One key term of a point: its folded word, stem and weight."""
+
+    word: str
+    stem: str
+    weight: float
+    in_label: bool = False
+    negated: bool = False  # the reference itself negates it ("without full redeploy")
+
+
+@dataclass(frozen=True, slots=True)
+class AliasGroup:
+    """Alternative phrasings (stem tuples) that stand for the terms ``covers``."""
+
+    covers: frozenset[str]
+    alternatives: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedPoint:
+    """A point with its terms and aliases, ready for matching."""
+
+    point: Point
+    terms: tuple[Term, ...]
+    aliases: tuple[AliasGroup, ...]
+    total: float
+    label_total: float
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCard:
+    """Every point of a card prepared, and the card's distinct term words."""
+
+    card: Card
+    points: tuple[PreparedPoint, ...]
+    words: tuple[str, ...]  # distinct term words, for one fuzzy pass over the answer
+
+
+def _point_tokens(text: str) -> tuple[list[Token], set[int], set[int]]:
+    """Tokens of a point, the indexes inside parentheses and the indexes of its label."""
+    tokens = tokenize(text)
+    parens = [m.span() for m in _PAREN_RE.finditer(text)]
+    in_parens = {i for i, t in enumerate(tokens) if any(a <= t.start < b for a, b in parens)}
+    label = _LABEL_RE.match(text)
+    in_label = {i for i, t in enumerate(tokens) if label and t.end <= label.end(1)}
+    return tokens, in_parens, in_label
+
+
+def _alias_groups(point: Point) -> tuple[AliasGroup, ...]:
+    groups = []
+    for alias in point.aliases:
+        covers = frozenset(t.stem for t in content_tokens(tokenize(alias.term)))
+        alternatives = tuple(
+            tuple(t.stem for t in content_tokens(tokenize(alt))) for alt in alias.alternatives
+        )
+        alternatives = tuple(a for a in alternatives if a)
+        if covers and alternatives:
+            groups.append(AliasGroup(covers, alternatives))
+    return tuple(groups)
+
+
+@lru_cache(maxsize=2048)
+def prepare(card: Card) -> PreparedCard:
+    """Key terms and weights for every point of ``card`` (cached per card)."""
+    from grader.text import negated_positions
+
+    question_stems = {t.stem for t in content_tokens(tokenize(card.question))}
+    raw: list[tuple[Point, list[tuple[Token, bool, bool, bool]]]] = []
+    doc_freq: dict[str, int] = {}
+    for point in card.points:
+        tokens, in_parens, in_label = _point_tokens(point.text)
+        negated = negated_positions(tokens)
+        seen: dict[str, tuple[Token, bool, bool, bool]] = {}
+        for i, tok in enumerate(tokens):
+            if tok.word in STOP_WORDS or (tok.word.isdigit() and len(tok.word) < 2):
+                continue
+            prev = seen.get(tok.stem)
+            entry = (tok, i in in_parens and (prev is None or prev[1]), i in in_label, i in negated)
+            if prev is None or (prev[1] and not entry[1]) or (entry[2] and not prev[2]):
+                seen[tok.stem] = entry
+        raw.append((point, list(seen.values())))
+        for stem_ in seen:
+            doc_freq[stem_] = doc_freq.get(stem_, 0) + 1
+
+    prepared = []
+    words: dict[str, None] = {}
+    for point, entries in raw:
+        terms = []
+        for tok, parenthesised, labelled, negated in entries:
+            weight = 1.0
+            if tok.word in GENERIC_WORDS:
+                weight = GENERIC_WEIGHT
+            if parenthesised:
+                weight *= EXAMPLE_WEIGHT
+            if tok.stem in question_stems:
+                weight *= QUESTION_WEIGHT
+            weight /= math.sqrt(doc_freq[tok.stem])
+            terms.append(Term(tok.word, tok.stem, weight, labelled, negated))
+            words[tok.word] = None
+        total = sum(t.weight for t in terms)
+        label_total = sum(t.weight for t in terms if t.in_label)
+        prepared.append(
+            PreparedPoint(point, tuple(terms), _alias_groups(point), total, label_total)
+        )
+    return PreparedCard(card, tuple(prepared), tuple(words))

@@ -1,0 +1,171 @@
+"""Text normalisation: tokens with offsets, stems, stop words, clauses and negation cues.
+
+Tokens keep their character offsets into the original text so that evidence can be shown
+verbatim. Normalisation folds case, accents, curly quotes and apostrophes; hyphens and
+slashes split words ("A/B", "blue-green"), and the joined form is offered as well.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import Stemmer
+
+_STEMMER = Stemmer.Stemmer("english")
+
+# Words that carry no content of their own in a reference point or an answer.
+STOP_WORDS: frozenset[str] = frozenset(
+    """
+    a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each either else
+    etc even ever every few for from further get gets got had has have having he her here hers
+    him his how however i if in into is it its itself just let lets like may me might more most
+    much must my no nor not of off on once only or other our ours out over own per same she
+    should since so some such than that the their theirs them then there these they this those
+    through thus to too under until up upon us very via was we were what when where whether which
+    while who whom whose why will with within would yet you your yours e g eg ie i.e e.g vs
+    one two way ways thing things something anything lot lots really basically actually
+    need needs needed want wants make makes made sure whatever kind sort maybe possibly probably
+    """.split()
+)
+
+# Common verbs and fillers that appear in many points ("use", "ensure", ...): kept as terms
+# only with a small weight, since an answer can say the same thing without them.
+GENERIC_WORDS: frozenset[str] = frozenset(
+    """
+    use used using uses ensure ensuring ensures implement implementing set setting sets
+    enable enabling provide providing allow allows take taking check checking look looking
+    new old based good better best well able apply applying help helps include including
+    consider considering keep keeping handle handling go going done do
+    """.split()
+)
+
+# Cues that negate what follows them within a clause.
+NEGATION_CUES: frozenset[str] = frozenset(
+    """
+    no not never without neither nor none nothing cannot cant dont doesnt didnt isnt arent
+    wasnt werent wont wouldnt shouldnt couldnt mustnt neednt hardly skip skipping avoid
+    instead rather unnecessary
+    """.split()
+)
+
+# Predicates that, after a term in the same clause, deny it ("drift monitoring is not necessary").
+NEGATIVE_PREDICATES: frozenset[str] = frozenset(
+    """
+    unnecessary impossible useless pointless irrelevant overkill pointless needless
+    """.split()
+)
+DENIED_AFTER_NOT: frozenset[str] = frozenset(
+    """
+    necessary needed required useful important possible worth matter matters helpful
+    relevant needful essential an issue a problem advisable recommended
+    """.split()
+)
+
+# Words that close a negation's scope.
+CLAUSE_BREAKS: frozenset[str] = frozenset(
+    "but however although though whereas yet because so then while since instead".split()
+)
+
+_TOKEN_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_SENTENCE_RE = re.compile(r"[^.!?;:\n•|]+(?:[.!?;:\n•|]+|$)")
+_QUOTE_TABLE = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
+
+
+@lru_cache(maxsize=65536)
+def fold(word: str) -> str:
+    """Case-, accent- and apostrophe-folded form of one word."""
+    word = word.translate(_QUOTE_TABLE).casefold().replace("'", "")
+    if word.isascii():
+        return word
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """The Snowball (Porter2) stem of a folded word: "retraining" -> "retrain"."""
+    return str(_STEMMER.stemWord(word))
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One word of a text: its folded form, stem and character offsets in the original."""
+
+    word: str
+    stem: str
+    start: int
+    end: int
+    clause: int  # index of the clause (sentence part) it belongs to
+
+
+def normalise(text: str) -> str:
+    """Folded, space-separated words of ``text`` (for comparisons and cache keys)."""
+    return " ".join(fold(m.group()) for m in _TOKEN_RE.finditer(text))
+
+
+def tokenize(text: str) -> list[Token]:
+    """Words of ``text`` with offsets; clauses break at sentence punctuation and bullets."""
+    tokens: list[Token] = []
+    clause = 0
+    pos = 0
+    for match in _TOKEN_RE.finditer(text):
+        gap = text[pos : match.start()]
+        if tokens and any(c in gap for c in ".!?;:\n•|,("):
+            clause += 1 if any(c in gap for c in ".!?;:\n•|") else 0
+        word = fold(match.group())
+        tokens.append(Token(word, stem(word), match.start(), match.end(), clause))
+        pos = match.end()
+    return tokens
+
+
+def content_tokens(tokens: list[Token]) -> list[Token]:
+    """The tokens that are not stop words or bare numbers of one digit."""
+    return [t for t in tokens if t.word not in STOP_WORDS and not (t.word.isdigit() and len(t.word) < 2)]
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences (and bullet items) of ``text``, stripped."""
+    spans = []
+    for match in _SENTENCE_RE.finditer(text):
+        start, end = match.span()
+        segment = text[start:end]
+        lead = len(segment) - len(segment.lstrip())
+        trail = len(segment.rstrip(" \t\n•|"))
+        if trail > lead:
+            spans.append((start + lead, start + trail))
+    return spans
+
+
+def negated_positions(tokens: list[Token]) -> set[int]:
+    """Indexes of tokens that a negation cue denies, within their clause.
+
+    A cue negates up to ten following words of its clause ("no need to validate ... or
+    retrain"); a denying predicate ("is not necessary", "isn't needed", "unnecessary")
+    negates the words of its clause before it.
+    """
+    negated: set[int] = set()
+    n = len(tokens)
+    for i, tok in enumerate(tokens):
+        word = tok.word
+        if word in NEGATION_CUES:
+            if word in ("instead", "rather") and i + 1 < n and tokens[i + 1].word != "of":
+                continue
+            for j in range(i + 1, min(n, i + 11)):
+                if tokens[j].clause != tok.clause or tokens[j].word in CLAUSE_BREAKS:
+                    break
+                negated.add(j)
+        denies = word in NEGATIVE_PREDICATES
+        if not denies and word in ("not", "never") or word.endswith("nt") and word in NEGATION_CUES:
+            following = [t.word for t in tokens[i + 1 : i + 4] if t.clause == tok.clause]
+            following = [w for w in following if w not in ("really", "that", "very", "so", "be", "always")]
+            denies = bool(following) and following[0] in DENIED_AFTER_NOT
+        if denies:
+            for j in range(i - 1, max(-1, i - 9), -1):
+                if tokens[j].clause != tok.clause or tokens[j].word in CLAUSE_BREAKS:
+                    break
+                negated.add(j)
+    return negated
