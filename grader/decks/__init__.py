@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from grader.decks.detect import FORMATS, detect_format
+from grader.decks.lint import Finding, check_deck
+from grader.decks.load import load_deck, parse_deck
+from grader.decks.writer import to_markdown
 
-from grader.cards import Deck
-
-
-def load_deck(path: str | Path, *, format: str = "auto") -> Deck:
-    """Read a deck file in any supported format; raises ``DeckError`` naming file and line."""
-    raise NotImplementedError
+__all__ = [
+    "FORMATS",
+    "Finding",
+    "check_deck",
+    "detect_format",
+    "load_deck",
+    "parse_deck",
+    "to_markdown",
+]

@@ -1,0 +1,169 @@
+"""Anki's "Notes in Plain Text" export (.txt): one note a row, front then back.
+
+Leading ``#key:value`` lines are Anki's file headers: ``separator`` (tab, comma, semicolon,
+pipe, space, colon or the character itself), ``html`` (true/false), ``columns`` (labels),
+``guid column``, ``notetype column``, ``deck column``, ``tags column`` (1-based) and ``deck``.
+Fields may be quoted ("...", with "" for a quote) and then hold separators and line breaks.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+
+from grader.cards import Card, Deck, DeckError
+from grader.decks._common import (
+    build_card,
+    clean_block,
+    deck_id,
+    fail,
+    slugify,
+    unique_slug,
+    where,
+)
+from grader.decks.answer import parse_answer
+
+SEPARATORS = {"tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " ", "colon": ":"}
+_META_COLUMNS = ("guid column", "notetype column", "deck column", "tags column")
+_HEADER_KEYS = frozenset(
+    {"separator", "html", "columns", "deck", "notetype", "tags", *_META_COLUMNS}
+)
+_LOOKS_HTML_RE = re.compile(
+    r"<\s*/?\s*(?:br|div|p|span|b|i|u|em|strong|ul|ol|li|img|a|font|sup|sub|hr)\b[^>]*>"
+    r"|&(?:nbsp|amp|lt|gt|quot|#\d+);",
+    re.IGNORECASE,
+)
+_DROP_RE = re.compile(r"<(script|style)\b.*?</\1\s*>|\[sound:[^\]]*\]", re.IGNORECASE | re.DOTALL)
+_ITEM_TAG_RE = re.compile(r"<\s*li\b[^>]*>", re.IGNORECASE)
+_BREAK_RE = re.compile(
+    r"<\s*br\s*/?\s*>|<\s*/?\s*(?:div|p|ul|ol|li|h[1-6]|tr|blockquote)\b[^>]*>", re.IGNORECASE
+)
+_TAG_RE = re.compile(r"<[^>]*>")
+
+
+def looks_like_anki(text: str) -> bool:
+    """True when ``text`` starts with Anki's ``#separator:``/``#html:``... file headers."""
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            return False
+        key = line[1:].partition(":")[0].strip().lower()
+        if key in _HEADER_KEYS and ":" in line:
+            return True
+    return False
+
+
+def html_to_text(field: str) -> str:
+    """Anki's HTML field as text: <br>, <div>, <p> and <li> become line breaks, tags go."""
+    text = _DROP_RE.sub("", field)
+    text = _ITEM_TAG_RE.sub("\n- ", text)  # list items stay recognisable as bullet points
+    text = _BREAK_RE.sub("\n", text)
+    return html.unescape(_TAG_RE.sub("", text))
+
+
+def _headers(lines: list[str]) -> tuple[dict[str, tuple[int, str]], int]:
+    headers: dict[str, tuple[int, str]] = {}
+    count = 0
+    for n, line in enumerate(lines, 1):
+        if not line.startswith("#"):
+            break
+        key, sep, value = line[1:].partition(":")
+        if sep:
+            headers[key.strip().lower()] = (n, value.strip())
+        count = n
+    return headers, count
+
+
+def _separator(headers: dict[str, tuple[int, str]], body: str, source: str) -> str:
+    if "separator" in headers:
+        line, value = headers["separator"]
+        if value.lower() in SEPARATORS:
+            return SEPARATORS[value.lower()]
+        if len(value) == 1:
+            return value
+        names = ", ".join(SEPARATORS)
+        raise fail(source, line, f"unknown separator {value!r} (use one of {names})")
+    first = next((line for line in body.splitlines() if line.strip()), "")
+    return next((sep for sep in ("\t", ",", ";", "|") if sep in first), "\t")
+
+
+def _column(headers: dict[str, tuple[int, str]], key: str, source: str) -> int | None:
+    if key not in headers:
+        return None
+    line, value = headers[key]
+    if not value.isdigit() or int(value) < 1:
+        raise fail(source, line, f"'#{key}:' needs a column number from 1, not {value!r}")
+    return int(value) - 1
+
+
+def parse_anki(text: str, source: str) -> Deck:
+    """Read an Anki plain-text export; notes without a front or back are skipped with a warning."""
+    lines = text.splitlines()
+    headers, skip = _headers(lines)
+    body = "\n".join(lines[skip:])
+    sep = _separator(headers, body, source)
+    is_html = (
+        headers["html"][1].lower() == "true"
+        if "html" in headers
+        else bool(_LOOKS_HTML_RE.search(body))
+    )
+    meta = {_column(headers, key, source) for key in _META_COLUMNS} - {None}
+    labels: list[str] = []
+    if "columns" in headers:
+        row = next(csv.reader([headers["columns"][1]], delimiter=sep), [])
+        labels = [label.strip().lower() for label in row]
+    deck_col = _column(headers, "deck column", source)
+    rows = _rows(body, sep, source, skip)
+    title = headers["deck"][1] if "deck" in headers else ""
+    warnings: list[str] = []
+    cards: list[Card] = []
+    taken: set[str] = set()
+    for note, (line, row) in enumerate(rows, 1):
+        fields = [(i, value) for i, value in enumerate(row) if i not in meta]
+        front, back = _front_back(fields, labels)
+        if not title and deck_col is not None and deck_col < len(row):
+            title = row[deck_col]
+        if is_html:
+            front, back = html_to_text(front), html_to_text(back)
+        question = clean_block(front.splitlines())
+        sections, summary = parse_answer(back.splitlines(), first_line=line)
+        if not question or not any(p.text for s in sections for p in s.points):
+            what = "no front (question)" if not question else "no back (reference points)"
+            warnings.append(f"{where(source, line)}: note {note} has {what}; skipped")
+            continue
+        card_id = unique_slug(slugify(question), taken, fallback=f"card-{len(cards) + 1}")
+        cards.append(build_card(card_id, question, sections, summary, len(cards) + 1))
+    if not cards:
+        raise fail(source, None, "no notes with both a front and a back")
+    title = title.split("::")[-1].strip() or deck_id(source).replace("-", " ").capitalize()
+    return Deck(deck_id(source), title, tuple(cards), source=source, warnings=tuple(warnings))
+
+
+def _front_back(fields: list[tuple[int, str]], labels: list[str]) -> tuple[str, str]:
+    # Prefer the columns labelled Front and Back; otherwise the first two non-meta fields.
+    named = {labels[i]: value for i, value in fields if i < len(labels)}
+    if "front" in named and "back" in named:
+        return named["front"], named["back"]
+    values = [value for _, value in fields] + ["", ""]
+    return values[0], values[1]
+
+
+def _rows(body: str, sep: str, source: str, offset: int) -> list[tuple[int, list[str]]]:
+    reader = csv.reader(io.StringIO(body, newline=""), delimiter=sep, quotechar='"', strict=True)
+    rows: list[tuple[int, list[str]]] = []
+    start = 1
+    try:
+        for row in reader:
+            if any(field.strip() for field in row):
+                rows.append((offset + start, row))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise _csv_error(source, offset + start, exc) from None
+    return rows
+
+
+def _csv_error(source: str, line: int, exc: csv.Error) -> DeckError:
+    if "end of data" in str(exc):
+        return fail(source, line, "a quoted field is never closed (a '\"' is missing)")
+    return fail(source, line, f"malformed row: {exc}")
