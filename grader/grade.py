@@ -44,7 +44,16 @@ def grade(
     result = fuzzy_grade(card, answer, strictness=strictness, thresholds=thresholds)
     if llm is None:
         return result
-    raise NotImplementedError("LLM rubric")
+    from grader import llm_grade  # the LLM rubric is optional: loaded only when used
+
+    run = llm_grade.Run(card, answer, result, llm, strictness=strictness, thresholds=thresholds)
+    if run.skip:
+        return run.fallback("the answer is empty")
+    try:
+        reply = llm.complete(run.messages, key=run.key, deadline=run.deadline)
+    except Exception as exc:  # never fail because the LLM did
+        return run.failed(exc)
+    return run.finish(reply)
 
 
 async def grade_async(
@@ -59,4 +68,13 @@ async def grade_async(
     result = fuzzy_grade(card, answer, strictness=strictness, thresholds=thresholds)
     if llm is None:
         return result
-    raise NotImplementedError("LLM rubric")
+    from grader import llm_grade
+
+    run = llm_grade.Run(card, answer, result, llm, strictness=strictness, thresholds=thresholds)
+    if run.skip:
+        return run.fallback("the answer is empty")
+    try:
+        reply = await llm.complete(run.messages, key=run.key, deadline=run.deadline)
+    except Exception as exc:  # never fail because the LLM did
+        return run.failed(exc)
+    return run.finish(reply)

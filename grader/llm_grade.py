@@ -1,0 +1,120 @@
+"""The LLM branch of grade() and grade_async(): one grading call, from prompt to merged result.
+
+Shared by the sync and async paths, which differ only in how they await the client. Every
+failure ends in the fuzzy grade with a warning that says why.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+from grader.cards import Card
+from grader.result import GradeResult
+from grader.rubric import PROMPT_VERSION, ReplyError, cache_key, messages, parse_reply
+from grader.scoring import Strictness, Thresholds
+from grader.verify import guard_fuzzy, merge
+
+_NO_MATCH = "the answer matches none of the reference points"
+
+
+class Run:
+    """The state of one LLM-assisted grading: prompt, cache key, deadline and fuzzy result."""
+
+    def __init__(
+        self,
+        card: Card,
+        answer: str,
+        fuzzy: GradeResult,
+        llm: Any,
+        *,
+        strictness: Strictness,
+        thresholds: Thresholds | None,
+    ) -> None:
+        self.started = time.monotonic()
+        self.deadline = self.started + float(llm.timeout)  # one budget for the whole call
+        self.card, self.answer, self.fuzzy, self.llm = card, answer, fuzzy, llm
+        self.strictness, self.thresholds = strictness, thresholds
+        self.version = f"{fuzzy.grader_version}+prompt.{PROMPT_VERSION}"
+        self.skip = not answer.strip()
+        self.messages = [] if self.skip else messages(card, answer)
+        self.key = cache_key(card, answer, model=str(llm.model))
+
+    def _usage(self, reply: Any | None) -> dict[str, Any]:
+        if reply is not None:
+            usage: dict[str, Any] = reply.usage()
+            return usage
+        elapsed = round((time.monotonic() - self.started) * 1000)
+        return {
+            "model": str(self.llm.model),
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "latency_ms": elapsed,
+            "cached": False,
+        }
+
+    def fallback(
+        self, reason: str, *, reply: Any | None = None, extra: tuple[str, ...] = ()
+    ) -> GradeResult:
+        """The fuzzy grade (grader-directed text still earning nothing), saying why."""
+        result = guard_fuzzy(
+            self.card,
+            self.answer,
+            self.fuzzy,
+            strictness=self.strictness,
+            thresholds=self.thresholds,
+        )
+        warnings = (
+            *result.warnings,
+            *extra,
+            f"fuzzy grade: the LLM rubric was not used ({reason})",
+        )
+        return replace(
+            result,
+            warnings=tuple(dict.fromkeys(warnings)),
+            grader_version=self.version,
+            llm_usage=None if self.skip else self._usage(reply),
+        )
+
+    def failed(self, exc: Exception) -> GradeResult:
+        """The fallback for an endpoint failure (timeout, connection, HTTP error, refusal)."""
+        from grader.llm import LLMError
+
+        reason = str(exc) if isinstance(exc, LLMError) else f"unexpected {type(exc).__name__}"
+        return self.fallback(reason)
+
+    def finish(self, reply: Any) -> GradeResult:
+        """Validate and verify the reply, merge it with the fuzzy statuses, score in code."""
+        try:
+            parsed = parse_reply(reply.content, self.card)
+        except ReplyError as exc:
+            return self.fallback(f"unusable reply: {exc}", reply=reply)
+        merged = merge(
+            self.card,
+            self.answer,
+            self.fuzzy,
+            parsed,
+            strictness=self.strictness,
+            thresholds=self.thresholds,
+        )
+        store = getattr(self.llm, "store", None)
+        if store is not None:
+            store(self.key, reply)  # a valid reply: the same request is never sent again
+        if not merged.used:
+            return self.fallback(
+                "none of its verdicts could be verified", reply=reply, extra=merged.warnings
+            )
+        fuzzy_warnings = self.fuzzy.warnings
+        if any(p.status != "missing" for p in merged.points):
+            fuzzy_warnings = tuple(w for w in fuzzy_warnings if not w.startswith(_NO_MATCH))
+        return GradeResult(
+            score=merged.score,
+            coverage=merged.coverage,
+            points=merged.points,
+            method="llm",
+            grader_version=self.version,
+            warnings=(*fuzzy_warnings, *merged.warnings),
+            incorrect=merged.incorrect,
+            llm_usage=self._usage(reply),
+        )

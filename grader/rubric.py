@@ -1,0 +1,188 @@
+"""The LLM rubric: the prompt, the reply's validation, and its verification against the answer.
+
+The model is a second reader whose claims are checked in code: a verdict earns credit only
+where its quote occurs in the answer, relates to that point and is not text that addresses
+the grader. It may add credit to the fuzzy statuses, never take any away, and never sets the
+score: that is computed from the merged points with the fuzzy grader's own thresholds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from grader.cards import Card
+
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPT_VERSION = (PROMPTS_DIR / "VERSION").read_text(encoding="utf-8").strip()
+VERDICTS = ("covered", "partial", "missing")
+
+# The reply format of DESIGN.md, strict enough for OpenAI's structured outputs.
+RESPONSE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "points": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "verdict": {"type": "string", "enum": list(VERDICTS)},
+                    "evidence": {"type": ["string", "null"]},
+                },
+                "required": ["id", "verdict", "evidence"],
+                "additionalProperties": False,
+            },
+        },
+        "incorrect": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["points", "incorrect"],
+    "additionalProperties": False,
+}
+
+_ENV = Environment(
+    loader=FileSystemLoader(PROMPTS_DIR),
+    undefined=StrictUndefined,  # a missing variable is an error, never an empty string
+    autoescape=False,
+    keep_trailing_newline=False,
+)
+
+# <answer>, </ answer >, ＜/ＡＮＳＷＥＲ＞, &lt;answer&gt; ... in any case and spacing.
+_TAG = re.compile(
+    r"(?:<|＜|﹤|〈|⟨|&lt;?|&#0*60;|&#x0*3c;)\s*([/／⁄∕\\]?)\s*"
+    r"(a\s*n\s*s\s*w\s*e\s*r|ａ\s*ｎ\s*ｓ\s*ｗ\s*ｅ\s*ｒ)\b[^>＞﹥〉⟩&]{0,40}"
+    r"(?:>|＞|﹥|〉|⟩|&gt;?|&#0*62;|&#x0*3e;)",
+    re.IGNORECASE,
+)
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
+
+
+class ReplyError(ValueError):
+    """The model's reply cannot be used; the message says why (for the fallback warning)."""
+
+
+def neutralise_tags(text: str) -> str:
+    """Turn any ``<answer>``/``</answer>`` tag variant into inert ``[answer]``/``[/answer]``."""
+    text = _INVISIBLE.sub("", text)
+    return _TAG.sub(lambda m: "[/answer]" if m.group(1) else "[answer]", text)
+
+
+def render(template: str, **variables: Any) -> str:
+    """Render one prompt template; an undefined variable raises ``jinja2.UndefinedError``."""
+    return _ENV.get_template(template).render(**variables).strip()
+
+
+def one_line(text: str) -> str:
+    """The text on a single line, so that each point is one ``[id] text`` line."""
+    return " ".join(neutralise_tags(text).split())
+
+
+def messages(card: Card, answer: str) -> list[dict[str, str]]:
+    """The chat messages (system, user) asking for per-point verdicts on ``answer``."""
+    points = [{"id": p.id, "text": one_line(p.text)} for p in card.points]
+    user = render(
+        "rubric.user.j2",
+        question=neutralise_tags(card.question).strip(),
+        points=points,
+        point_ids=[p.id for p in card.points],
+        answer=neutralise_tags(answer).strip(),
+    )
+    return [
+        {"role": "system", "content": render("rubric.system.j2")},
+        {"role": "user", "content": user},
+    ]
+
+
+def cache_key(card: Card, answer: str, *, model: str) -> str:
+    """sha256 of everything that decides the reply: card content, answer, model, prompt."""
+    content = {
+        "question": card.question,
+        "points": [
+            [p.id, p.section, p.text, [[a.term, list(a.alternatives)] for a in p.aliases]]
+            for p in card.points
+        ],
+        "answer": answer,
+        "model": model,
+        "prompt": PROMPT_VERSION,
+    }
+    blob = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The model's claim about one point."""
+
+    id: str
+    verdict: str
+    evidence: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A validated reply: one verdict per point of the card, and contradicting statements."""
+
+    verdicts: dict[str, Verdict]
+    incorrect: tuple[str, ...]
+
+
+_REFUSAL = re.compile(
+    r"\b(?:i'?m sorry|i am sorry|i can(?:no|')t|i am unable|i'm unable|i won'?t|as an ai)\b", re.I
+)
+
+
+def first_object(text: str) -> Any:
+    """The first JSON object in ``text`` (whole, in a code fence, or after some prose)."""
+    stripped = text.strip()
+    try:
+        return json.loads(stripped)
+    except ValueError:
+        pass
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"\{", stripped):
+        try:
+            obj, _ = decoder.raw_decode(stripped, match.start())
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            return obj
+    if _REFUSAL.search(stripped):
+        raise ReplyError(f"the model refused: {stripped[:80]!r}")
+    raise ReplyError("the reply is not JSON")
+
+
+def parse_reply(text: str, card: Card) -> Reply:
+    """Validate the model's reply against the schema and the card's point ids."""
+    obj = first_object(text)
+    if not isinstance(obj, dict) or not isinstance(obj.get("points"), list):
+        raise ReplyError('the reply does not follow the schema (no "points" list)')
+    incorrect = obj.get("incorrect", [])
+    if not isinstance(incorrect, list) or not all(isinstance(s, str) for s in incorrect):
+        raise ReplyError('the reply does not follow the schema ("incorrect" is not a list)')
+    verdicts: dict[str, Verdict] = {}
+    for item in obj["points"]:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise ReplyError("the reply does not follow the schema (a point without an id)")
+        verdict, evidence = item.get("verdict"), item.get("evidence")
+        if verdict not in VERDICTS:
+            raise ReplyError(f"the reply does not follow the schema (verdict {verdict!r})")
+        if evidence is not None and not isinstance(evidence, str):
+            raise ReplyError("the reply does not follow the schema (evidence is not text)")
+        point_id = item["id"].strip().strip("[]")
+        if point_id in verdicts:
+            raise ReplyError(f"the reply gives two verdicts for point {point_id}")
+        verdicts[point_id] = Verdict(point_id, str(verdict), evidence)
+    known = [p.id for p in card.points]
+    unknown = [i for i in verdicts if i not in known]
+    if unknown:
+        raise ReplyError(f"the reply names unknown point ids: {', '.join(unknown[:5])}")
+    absent = [i for i in known if i not in verdicts]
+    if absent:
+        raise ReplyError(f"the reply has no verdict for points {', '.join(absent[:5])}")
+    return Reply(verdicts, tuple(incorrect))
