@@ -173,7 +173,64 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    raise CliError("serve: not implemented yet")
+    """Run the web app with uvicorn (one worker) on the settings' host and port."""
+    from pydantic import ValidationError
+
+    from web.settings import Settings
+
+    overrides = {
+        name: value
+        for name, value in (
+            ("host", args.host),
+            ("port", args.port),
+            ("database_url", args.db),
+            ("decks_dir", args.decks),
+        )
+        if value is not None
+    }
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(x) for x in error["loc"])
+        raise CliError(f"invalid setting {where}: {error['msg']}") from None
+    if not settings.decks_dir.is_dir():
+        raise CliError(f"decks directory not found: {settings.decks_dir}")
+
+    import logging
+
+    import uvicorn
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from web.app import create_app
+    from web.store import SchemaError
+
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s:  %(name)s: %(message)s"
+    )
+    try:
+        app = create_app(settings)
+    except (SchemaError, ArgumentError) as exc:
+        raise CliError(str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise CliError(
+            f"cannot open the database {settings.database_url}: {exc.__cause__ or exc}"
+        ) from None
+    except OSError as exc:
+        raise CliError(f"cannot use data directory {settings.data_dir}: {exc.strerror}") from None
+    print(
+        f"flashgrade: decks from {settings.decks_dir}, database {settings.database_url}",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=settings.access_log,
+        server_header=False,
+    )
+    return 0
 
 
 def cmd_llm_check(args: argparse.Namespace) -> int:

@@ -1,0 +1,135 @@
+"""The decks directory: every deck file loaded once, and again when its mtime changes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader import Deck, DeckError, load_deck
+
+log = logging.getLogger(__name__)
+
+DECK_SUFFIXES = (".md", ".markdown", ".txt")
+
+
+class DeckNotFound(LookupError):
+    """No deck with that id in the decks directory."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    stamp: tuple[int, int]  # (mtime_ns, size)
+    deck: Deck | None
+    error: str | None
+
+
+class Catalog:
+    """The decks of one directory, keyed by deck id; rescanned at most every ``interval`` s."""
+
+    def __init__(
+        self,
+        decks_dir: Path,
+        *,
+        interval: float = 1.0,
+        loader: Callable[[Path], Deck] = load_deck,
+    ) -> None:
+        self.decks_dir = decks_dir
+        self._interval = interval
+        self._loader = loader
+        self._lock = threading.Lock()
+        self._entries: dict[Path, _Entry] = {}
+        self._by_id: dict[str, Deck] = {}
+        self._problems: list[str] = []
+        self._checked = float("-inf")
+
+    def decks(self) -> list[Deck]:
+        """Every readable deck, by title."""
+        self.refresh()
+        return sorted(self._by_id.values(), key=lambda d: (d.title.lower(), d.id))
+
+    def get(self, deck_id: str) -> Deck:
+        self.refresh()
+        try:
+            return self._by_id[deck_id]
+        except KeyError:
+            raise DeckNotFound(f"no deck {deck_id!r}") from None
+
+    def problems(self) -> list[str]:
+        """Files that could not be read, duplicate ids, and the readers' warnings."""
+        self.refresh()
+        return list(self._problems)
+
+    def refresh(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._checked < self._interval:
+            return
+        with self._lock:
+            if not force and now - self._checked < self._interval:
+                return
+            self._rescan()
+            self._checked = time.monotonic()
+
+    def _rescan(self) -> None:
+        files = self._deck_files()
+        changed = set(files) != set(self._entries)
+        entries: dict[Path, _Entry] = {}
+        for path, stamp in files.items():
+            old = self._entries.get(path)
+            if old is not None and old.stamp == stamp:
+                entries[path] = old
+                continue
+            changed = True
+            entries[path] = self._load(path, stamp, old)
+        self._entries = entries
+        if changed:
+            self._index()
+
+    def _deck_files(self) -> dict[Path, tuple[int, int]]:
+        files: dict[Path, tuple[int, int]] = {}
+        try:
+            children = sorted(self.decks_dir.iterdir())
+        except OSError as exc:
+            log.warning("cannot read decks directory %s: %s", self.decks_dir, exc)
+            return files
+        for path in children:
+            if path.suffix.lower() not in DECK_SUFFIXES or path.name.startswith("."):
+                continue
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            if path.is_file():
+                files[path] = (st.st_mtime_ns, st.st_size)
+        return files
+
+    def _load(self, path: Path, stamp: tuple[int, int], old: _Entry | None) -> _Entry:
+        try:
+            deck = self._loader(path)
+        except (DeckError, OSError, UnicodeDecodeError, ValueError) as exc:
+            message = str(exc) if isinstance(exc, DeckError) else f"{path.name}: {exc}"
+            log.warning("deck not loaded: %s", message)
+            # keep serving the last good version of a file that was edited into a bad state
+            return _Entry(stamp, old.deck if old else None, message)
+        log.info("loaded deck %s (%d cards) from %s", deck.id, len(deck.cards), path.name)
+        return _Entry(stamp, deck, None)
+
+    def _index(self) -> None:
+        by_id: dict[str, Deck] = {}
+        problems: list[str] = []
+        for path, entry in self._entries.items():
+            if entry.error:
+                problems.append(entry.error)
+            deck = entry.deck
+            if deck is None:
+                continue
+            if deck.id in by_id:
+                problems.append(f"{path.name}: deck id {deck.id!r} is already used; skipped")
+                continue
+            by_id[deck.id] = deck
+            problems.extend(f"{path.name}: {w}" for w in deck.warnings)
+        self._by_id = by_id
+        self._problems = problems

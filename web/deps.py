@@ -1,0 +1,103 @@
+"""FastAPI dependencies, as ``Annotated`` aliases; tests swap them via ``dependency_overrides``.
+
+Every dependency here is ``async def`` on purpose: none blocks, and FastAPI would otherwise
+run each one in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+
+from web.metrics import Metrics
+from web.practice import Practice
+from web.security import CSRF_COOKIE, CSRF_FIELD, Csrf
+from web.settings import Settings
+from web.store import LLMCache, Store
+
+log = logging.getLogger(__name__)
+
+
+async def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+async def get_practice(request: Request) -> Practice:
+    return request.app.state.practice  # type: ignore[no-any-return]
+
+
+async def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics  # type: ignore[no-any-return]
+
+
+async def get_llm(request: Request) -> Any | None:
+    """The app's LLM client, or None (fuzzy grading) when no model is configured."""
+    return getattr(request.app.state, "llm", None)
+
+
+def build_llm(settings: Settings, store: Store) -> Any | None:
+    """The app-lifetime ``grader.llm.AsyncLLMClient`` with a database cache, or None when no
+    model is configured or the client cannot be loaded (logged once)."""
+    if not settings.llm_model:
+        return None
+    try:
+        from grader.llm import AsyncLLMClient
+    except ImportError as exc:
+        log.warning("LLM grading is off: grader.llm cannot be imported (%s)", exc)
+        return None
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    try:
+        return AsyncLLMClient(
+            model=settings.llm_model,
+            base_url=settings.openai_base_url,
+            api_key=key,
+            timeout=settings.llm_timeout,
+            cache=LLMCache(store),
+        )
+    except Exception as exc:  # a misconfigured client must not stop the app: grade fuzzily
+        log.warning("LLM grading is off: the client could not be created (%s)", exc)
+        return None
+
+
+# --- CSRF -------------------------------------------------------------------------------------
+
+
+async def csrf_token(request: Request) -> str:
+    """The token for this page's forms; a new cookie nonce is issued when there is none."""
+    csrf: Csrf = request.app.state.csrf
+    nonce = request.cookies.get(CSRF_COOKIE)
+    if not nonce or len(nonce) > 64:
+        nonce = Csrf.new_nonce()
+        request.state.csrf_cookie = nonce  # set on the response by the page renderer
+    return csrf.token_for(nonce)
+
+
+async def verify_csrf(request: Request) -> None:
+    """403 unless the form's ``csrf_token`` is signed for the request's CSRF cookie."""
+    csrf: Csrf = request.app.state.csrf
+    form = await request.form()
+    token = form.get(CSRF_FIELD)
+    if not csrf.is_valid(
+        request.cookies.get(CSRF_COOKIE), token if isinstance(token, str) else None
+    ):
+        raise HTTPException(
+            403, "The form's security token is missing or expired. Reload the page and try again."
+        )
+
+
+async def require_json(request: Request) -> None:
+    """API posts must be JSON: browsers cannot send that cross-site without CORS, which is
+    why the API needs no CSRF token. A form post gets 415."""
+    if request.method in ("POST", "PUT", "PATCH"):
+        ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if ctype != "application/json" and not ctype.endswith("+json"):
+            raise HTTPException(415, "send the body as JSON (Content-Type: application/json)")
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+PracticeDep = Annotated[Practice, Depends(get_practice)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+LLMDep = Annotated[Any | None, Depends(get_llm)]
+CsrfToken = Annotated[str, Depends(csrf_token)]

@@ -1,0 +1,235 @@
+"""The JSON API of DESIGN.md, plus ``/healthz`` and ``/metrics``.
+
+DB-only endpoints are plain ``def`` (FastAPI runs them in a worker thread); the grading ones
+are ``async`` and hand their database work to a thread themselves.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi.responses import StreamingResponse
+
+from web.deps import LLMDep, MetricsDep, PracticeDep, require_json
+from web.metrics import CONTENT_TYPE_LATEST
+from web.schemas import (
+    CSV_FIELDS,
+    AttemptOut,
+    AttemptRequest,
+    AttemptRow,
+    CardSummary,
+    DeckDetail,
+    DeckSummary,
+    ErrorOut,
+    GradeOut,
+    GradeRequest,
+    Health,
+    NextCard,
+    ScoreOut,
+    ScoreRequest,
+)
+from web.store import Attempt
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "unknown deck, card or attempt"},
+    422: {"model": ErrorOut, "description": "malformed or invalid input"},
+}
+_BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    413: {"model": ErrorOut, "description": "the answer or the body is too large"},
+    415: {"model": ErrorOut, "description": "the body is not JSON"},
+}
+
+AttemptId = Annotated[int, Path(ge=1, le=2**62, description="the attempt's id")]
+DeckFilter = Annotated[str | None, Query(max_length=200, description="deck id")]
+CardFilter = Annotated[str | None, Query(max_length=200, description="card id or position")]
+
+api = APIRouter(
+    prefix="/api", tags=["api"], dependencies=[Depends(require_json)], responses=_ERRORS
+)
+ops = APIRouter(tags=["operations"])
+
+
+@ops.get("/healthz", response_model=Health, summary="Liveness")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@ops.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "text format"}},
+)
+async def metrics(m: MetricsDep) -> Response:
+    return Response(m.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+@api.get("/decks", response_model=list[DeckSummary], summary="Every deck with due and new counts")
+def list_decks(practice: PracticeDep) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": c.deck.id,
+            "title": c.deck.title,
+            "card_count": len(c.deck.cards),
+            "due": c.due,
+            "new": c.new,
+        }
+        for c in practice.overview()
+    ]
+
+
+@api.get("/decks/{deck}", response_model=DeckDetail, summary="A deck's cards and due dates")
+def get_deck(deck: str, practice: PracticeDep) -> dict[str, Any]:
+    counts, rows = practice.deck_cards(deck)
+    cards = [
+        CardSummary(id=r.card.id, position=r.card.position, question=r.card.question, due=r.due)
+        for r in rows
+    ]
+    return {"id": counts.deck.id, "title": counts.deck.title, "cards": cards}
+
+
+@api.get(
+    "/decks/{deck}/next",
+    response_model=NextCard,
+    summary="The next due card",
+    responses={204: {"description": "nothing is due and today's new cards are done"}},
+)
+def next_card(deck: str, practice: PracticeDep) -> Any:
+    card = practice.next_card(deck)
+    if card is None:
+        return Response(status_code=204)
+    return {"id": card.id, "position": card.position, "question": card.question}
+
+
+@api.post(
+    "/grade",
+    response_model=GradeOut,
+    summary="Grade an answer (stores nothing)",
+    responses=_BODY_ERRORS,
+)
+async def grade(body: GradeRequest, practice: PracticeDep, llm: LLMDep) -> dict[str, Any]:
+    graded = await practice.grade(body.deck, body.card, body.answer, llm=llm)
+    return graded.to_dict()
+
+
+@api.post(
+    "/attempts",
+    response_model=AttemptOut,
+    status_code=201,
+    summary="Grade an answer and store the attempt",
+    responses=_BODY_ERRORS,
+)
+async def create_attempt(
+    body: AttemptRequest, practice: PracticeDep, llm: LLMDep, response: Response
+) -> dict[str, Any]:
+    attempt = await practice.submit(
+        body.deck, body.card, body.answer, seconds=body.seconds, llm=llm
+    )
+    response.headers["Location"] = f"/attempts/{attempt.id}"
+    return attempt_grade(attempt)
+
+
+@api.post(
+    "/attempts/{attempt_id}/score",
+    response_model=ScoreOut,
+    summary="Give (or replace) an attempt's final score; reschedules the card",
+    responses=_BODY_ERRORS,
+)
+def score_attempt(attempt_id: AttemptId, body: ScoreRequest, practice: PracticeDep) -> ScoreOut:
+    scored = practice.set_score(attempt_id, body.score)
+    a = scored.attempt
+    return ScoreOut(
+        attempt_id=a.id, suggested=a.suggested, final=body.score, next_due=scored.next_due
+    )
+
+
+@api.get("/attempts", response_model=list[AttemptRow], summary="Attempts, newest first")
+def list_attempts(
+    practice: PracticeDep,
+    deck: DeckFilter = None,
+    card: CardFilter = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+) -> list[dict[str, Any]]:
+    rows = practice.list_attempts(deck_id=deck, card_key=card, limit=limit, offset=offset)
+    return [attempt_row(a) for a in rows]
+
+
+@api.get(
+    "/attempts.csv",
+    summary="Attempts as CSV (UTF-8, header row)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "the rows of GET /api/attempts"}},
+)
+def attempts_csv(
+    practice: PracticeDep, deck: DeckFilter = None, card: CardFilter = None
+) -> StreamingResponse:
+    rows = practice.iter_attempts(deck_id=deck, card_key=card)  # 404 before streaming starts
+    first = next(rows, None)
+    return StreamingResponse(
+        _csv_lines(first, rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="flashgrade-attempts.csv"'},
+    )
+
+
+def _csv_lines(first: Attempt | None, rest: Iterator[Attempt]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\r\n")
+    writer.writeheader()
+    if first is not None:
+        writer.writerow(_csv_row(first))
+        for n, attempt in enumerate(rest, 1):
+            writer.writerow(_csv_row(attempt))
+            if n % 200 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _csv_row(attempt: Attempt) -> dict[str, Any]:
+    row = attempt_row(attempt)
+    row["created_at"] = attempt.created_at.isoformat()
+    row["final"] = "" if attempt.final is None else attempt.final
+    return row
+
+
+def attempt_row(a: Attempt) -> dict[str, Any]:
+    return {
+        "attempt_id": a.id,
+        "deck": a.deck_id,
+        "card": a.card_id,
+        "answer": a.answer,
+        "suggested": a.suggested,
+        "final": a.final,
+        "created_at": a.created_at,
+    }
+
+
+def attempt_grade(a: Attempt) -> dict[str, Any]:
+    """The grade object of a stored attempt, as ``POST /api/attempts`` returns it."""
+    return {
+        "attempt_id": a.id,
+        "score": a.suggested,
+        "coverage": round(a.coverage, 4),
+        "method": a.method,
+        "points": [
+            {
+                "id": p.point_id,
+                "section": p.section,
+                "text": p.text,
+                "status": p.status,
+                "evidence": p.evidence,
+            }
+            for p in a.points
+        ],
+        "missing": [p.text for p in a.points if p.status == "missing"],
+        "warnings": list(a.warnings),
+        "grader_version": a.grader_version,
+    }

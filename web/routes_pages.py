@@ -1,0 +1,263 @@
+"""The HTML pages: home, deck, practice, feedback. They work without JavaScript.
+
+Every form that changes state carries a CSRF token; posts answer with a redirect (303) so a
+reload never submits twice.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import suppress
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from grader import Card, Deck
+from web.deps import CsrfToken, LLMDep, PracticeDep, SettingsDep, verify_csrf
+from web.highlight import segments
+from web.practice import AnswerTooLong, NotFound, Practice
+from web.security import CSRF_COOKIE
+from web.store import Attempt
+
+router = APIRouter(include_in_schema=False)
+
+_STATUS_ORDER = {"missing": 0, "partial": 1, "covered": 2}
+MAX_SECONDS = 24 * 3600.0
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
+) -> HTMLResponse:
+    """A template response; sets the CSRF cookie when this request issued a new nonce."""
+    response: HTMLResponse = request.app.state.templates.TemplateResponse(
+        request, name, context, status_code=status_code
+    )
+    response.headers["Cache-Control"] = "no-store"
+    nonce = getattr(request.state, "csrf_cookie", None)
+    if nonce:
+        response.set_cookie(
+            CSRF_COOKIE,
+            nonce,
+            httponly=True,
+            samesite="strict",
+            secure=request.app.state.settings.secure_cookies,
+            path="/",
+        )
+    return response
+
+
+def _see_other(request: Request, name: str, query: str = "", **params: Any) -> RedirectResponse:
+    url = str(request.app.url_path_for(name, **params)) + query
+    return RedirectResponse(url, status_code=303)
+
+
+@router.get("/", name="home")
+def home(request: Request, practice: PracticeDep) -> HTMLResponse:
+    return render(
+        request,
+        "home.html",
+        {
+            "decks": practice.overview(),
+            "problems": practice.catalog.problems(),
+            "decks_dir": practice.catalog.decks_dir,
+        },
+    )
+
+
+@router.get("/decks/{deck}", name="deck")
+def deck_page(request: Request, deck: str, practice: PracticeDep) -> HTMLResponse:
+    counts, rows = practice.deck_cards(deck)
+    return render(request, "deck.html", {"deck": counts.deck, "counts": counts, "rows": rows})
+
+
+@router.get("/decks/{deck}/practice", name="practice")
+def practice_next(
+    request: Request,
+    deck: str,
+    practice: PracticeDep,
+    token: CsrfToken,
+    scored: int | None = None,
+    mono: bool = False,
+) -> HTMLResponse:
+    """The next due card (or new one); when there is none, the practise-ahead page."""
+    d = practice.deck(deck)
+    last = _scored_attempt(practice, d, scored)
+    card = practice.next_card(deck)
+    if card is None:
+        counts, rows = practice.deck_cards(deck)
+        context = {
+            "deck": d,
+            "counts": counts,
+            "rows": rows,
+            "last": last,
+            "next_due": practice.next_due_at(deck),
+        }
+        return render(request, "done.html", context)
+    return _practice_page(request, d, card, token, last=last, mono=mono)
+
+
+@router.get("/decks/{deck}/cards/{card}", name="card")
+def practice_card(
+    request: Request,
+    deck: str,
+    card: str,
+    practice: PracticeDep,
+    token: CsrfToken,
+    mono: bool = False,
+) -> HTMLResponse:
+    """Practise one chosen card, due or not ("practise ahead")."""
+    d, c = practice.card(deck, card)
+    return _practice_page(request, d, c, token, mono=mono, ahead=True)
+
+
+def _practice_page(
+    request: Request,
+    deck: Deck,
+    card: Card,
+    token: str,
+    *,
+    last: dict[str, Any] | None = None,
+    mono: bool = False,
+    ahead: bool = False,
+    answer: str = "",
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    context = {
+        "deck": deck,
+        "card": card,
+        "csrf_token": token,
+        "shown_at": int(time.time() * 1000),
+        "last": last,
+        "mono": mono,
+        "ahead": ahead,
+        "answer": answer,
+        "error": error,
+        "max_chars": request.app.state.settings.max_answer_chars,
+    }
+    return render(request, "practice.html", context, status_code=status_code)
+
+
+def _scored_attempt(
+    practice: Practice, deck: Deck, attempt_id: int | None
+) -> dict[str, Any] | None:
+    """The attempt just scored, with its card's next due date, for the "scored" banner."""
+    if attempt_id is None or not 1 <= attempt_id <= 2**62:
+        return None
+    try:
+        attempt = practice.attempt(attempt_id)
+    except NotFound:
+        return None
+    if attempt.deck_id != deck.id or attempt.final is None:
+        return None
+    state = practice.card_state(attempt.deck_id, attempt.card_id)
+    return {"attempt": attempt, "due": state.due if state else None}
+
+
+def _seconds(seconds: str, shown_at: str) -> float | None:
+    """Time taken: the browser's measure when JavaScript sent one, else since the page was
+    rendered (the server's ``shown_at``)."""
+    try:
+        value = float(seconds)
+        if 0 <= value <= MAX_SECONDS:
+            return value
+    except ValueError:
+        pass
+    try:
+        elapsed = time.time() - int(shown_at) / 1000
+    except ValueError:
+        return None
+    return elapsed if 0 <= elapsed <= MAX_SECONDS else None
+
+
+@router.post(
+    "/decks/{deck}/cards/{card}/attempts", name="submit", dependencies=[Depends(verify_csrf)]
+)
+async def submit(
+    request: Request,
+    deck: str,
+    card: str,
+    practice: PracticeDep,
+    llm: LLMDep,
+    token: CsrfToken,
+    answer: Annotated[str, Form()] = "",
+    seconds: Annotated[str, Form()] = "",
+    shown_at: Annotated[str, Form()] = "",
+    mono: Annotated[bool, Form()] = False,
+) -> Response:
+    d, c = practice.card(deck, card)
+    try:
+        attempt = await practice.submit(
+            deck, card, answer, seconds=_seconds(seconds, shown_at), llm=llm
+        )
+    except AnswerTooLong as exc:
+        # keep what was typed: nothing is lost, the person can shorten it
+        return _practice_page(
+            request, d, c, token, mono=mono, answer=answer, error=str(exc), status_code=413
+        )
+    return _see_other(request, "feedback", "?mono=1" if mono else "", attempt_id=attempt.id)
+
+
+@router.get("/attempts/{attempt_id}", name="feedback")
+def feedback(
+    request: Request,
+    attempt_id: int,
+    practice: PracticeDep,
+    settings: SettingsDep,
+    token: CsrfToken,
+    mono: bool = False,
+) -> HTMLResponse:
+    attempt = _attempt(practice, attempt_id)
+    deck: Deck | None = None
+    card: Card | None = None
+    with suppress(NotFound):  # a deck or card gone from the files: the snapshot remains
+        deck, card = practice.card(attempt.deck_id, attempt.card_id)
+    points = sorted(attempt.points, key=lambda p: (_STATUS_ORDER.get(p.status, 3), p.position))
+    spans = [(p.point_id, p.status, p.span_start, p.span_end) for p in attempt.points]
+    state = practice.card_state(attempt.deck_id, attempt.card_id)
+    context = {
+        "attempt": attempt,
+        "deck": deck,
+        "card": card,
+        "points": points,
+        "missing": [p for p in points if p.status == "missing"],
+        "segments": segments(attempt.answer, spans),
+        "selected": attempt.final or attempt.suggested,
+        "labels": {n: _label(deck, n) for n in range(1, 6)},
+        "state": state if attempt.final is not None else None,
+        "csrf_token": token,
+        "mono": mono,
+        "llm_configured": bool(settings.llm_model),
+    }
+    return render(request, "feedback.html", context)
+
+
+def _label(deck: Deck | None, score: int) -> str:
+    return deck.label(score) if deck is not None else str(score)
+
+
+def _attempt(practice: Practice, attempt_id: int) -> Attempt:
+    if not 1 <= attempt_id <= 2**62:
+        raise NotFound(f"no attempt {attempt_id}")
+    return practice.attempt(attempt_id)
+
+
+@router.post("/attempts/{attempt_id}/score", name="score", dependencies=[Depends(verify_csrf)])
+def score(
+    request: Request,
+    attempt_id: int,
+    practice: PracticeDep,
+    score: Annotated[int, Form(ge=1, le=5)],
+    mono: Annotated[bool, Form()] = False,
+) -> RedirectResponse:
+    _attempt(practice, attempt_id)
+    scored = practice.set_score(attempt_id, score)
+    query = f"?scored={attempt_id}" + ("&mono=1" if mono else "")
+    return _see_other(request, "practice", query, deck=scored.attempt.deck_id)
+
+
+@router.get("/docs", name="docs")
+def docs(request: Request) -> HTMLResponse:
+    """The OpenAPI page, served from local files (no CDN) and without inline script."""
+    return render(request, "docs.html", {"swagger": request.app.state.swagger_ui})

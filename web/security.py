@@ -1,0 +1,183 @@
+"""CSRF tokens, the secret key, security headers and the request body limit."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+CSRF_COOKIE = "flashgrade_csrf"
+CSRF_FIELD = "csrf_token"
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+    "object-src 'none'; frame-ancestors 'none'"
+)
+# Swagger UI sets inline style attributes; its page alone may use them.
+DOCS_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+)
+
+SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+
+# --- the secret key ---------------------------------------------------------------------------
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """The secret kept in ``path``; a new random one is written there (mode 600) when missing."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        text = ""
+    if len(text) >= 32:
+        return text.encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = secrets.token_urlsafe(48)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text + "\n")
+    try:
+        os.link(tmp, path)  # atomic create: if another process won the race, use its key
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip().encode()
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("generated a new secret key in %s", path)
+    return text.encode()
+
+
+# --- CSRF: a signed double-submit token ------------------------------------------------------
+
+
+class Csrf:
+    """The cookie holds a random nonce; the form field holds ``nonce.hmac(secret, nonce)``.
+
+    A post is accepted only when the field's signature is valid for the cookie's nonce, so a
+    cross-site form can neither read the token nor forge one for a cookie it planted.
+    """
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    @staticmethod
+    def new_nonce() -> str:
+        return secrets.token_urlsafe(24)
+
+    def _sign(self, nonce: str) -> str:
+        return hmac.new(self._secret, b"csrf:" + nonce.encode(), hashlib.sha256).hexdigest()
+
+    def token_for(self, nonce: str) -> str:
+        return f"{nonce}.{self._sign(nonce)}"
+
+    def is_valid(self, cookie: str | None, token: str | None) -> bool:
+        if not cookie or not token or "." not in token:
+            return False
+        nonce, _, signature = token.rpartition(".")
+        return hmac.compare_digest(nonce, cookie) and hmac.compare_digest(
+            signature, self._sign(nonce)
+        )
+
+
+# --- middleware -------------------------------------------------------------------------------
+
+
+class SecurityHeadersMiddleware:
+    """Adds the CSP and the other security headers to every HTTP response."""
+
+    def __init__(self, app: ASGIApp, *, docs_paths: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.docs_paths = docs_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        csp = (
+            DOCS_CONTENT_SECURITY_POLICY
+            if scope["path"] in self.docs_paths
+            else CONTENT_SECURITY_POLICY
+        ).encode()
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"content-security-policy", csp))
+                headers.extend(SECURITY_HEADERS)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over ``max_bytes`` with 413 and a JSON ``{"detail"}``, whether
+    announced by Content-Length or only found while streaming."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        detail = f"request body too large (at most {self.max_bytes:,} bytes)"
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    too_large = int(value) > self.max_bytes
+                except ValueError:
+                    too_large = False
+                if too_large:
+                    await _send_json(send, 413, detail)
+                    return
+                break
+
+        received = 0
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # an HTTPException passes through FastAPI's body parsing untouched and is
+                    # answered by the app's handler like any other 413
+                    raise HTTPException(413, detail)
+            return message
+
+        await self.app(scope, receive_limited, send)
+
+
+async def _send_json(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

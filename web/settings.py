@@ -1,0 +1,82 @@
+"""One typed settings object, read from the environment and ``.env`` (see ``.env.example``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_DECKS = Path(__file__).resolve().parent.parent / "decks"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("flashgrade"))
+
+
+def default_decks_dir() -> Path:
+    """``./decks`` when the current directory has one, else the decks shipped with flashgrade."""
+    local = Path.cwd() / "decks"
+    return local if local.is_dir() else BUNDLED_DECKS
+
+
+class Settings(BaseSettings):
+    """Every setting of the web app; environment names are ``FLASHGRADE_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FLASHGRADE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # where things live
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str = ""  # default: sqlite:///<data_dir>/flashgrade.sqlite3
+    decks_dir: Path = Field(default_factory=default_decks_dir)
+
+    # the server
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    access_log: bool = True
+    secret_key: SecretStr | None = None  # default: generated once, kept in <data_dir>/secret_key
+    secure_cookies: bool = False  # set when served over HTTPS
+
+    # practice and scheduling
+    max_answer_chars: int = Field(20_000, ge=1)
+    new_cards_per_day: int = Field(20, ge=0)
+    desired_retention: float = Field(0.9, gt=0.0, lt=1.0)
+    fsrs_fuzz: bool = True
+    strictness: Literal["lenient", "normal", "strict"] = "normal"
+
+    # storage
+    sqlite_busy_timeout_ms: int = Field(5000, ge=0)
+
+    # the optional LLM rubric (the openai client's own variable names for key and URL)
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key")
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url")
+    )
+    llm_model: str | None = None
+    llm_timeout: float = Field(20.0, gt=0)
+
+    @model_validator(mode="after")
+    def _resolve_defaults(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser()
+        self.decks_dir = self.decks_dir.expanduser()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'flashgrade.sqlite3'}"
+        if self.llm_model is not None and not self.llm_model.strip():
+            self.llm_model = None
+        return self
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest request body accepted: the answer limit in escaped JSON, plus room."""
+        return self.max_answer_chars * 6 + 64 * 1024

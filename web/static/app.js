@@ -1,0 +1,96 @@
+// flashgrade: small enhancements; every page works without this file.
+(function () {
+  "use strict";
+
+  // Practice page: Ctrl/Cmd+Enter submits, the time taken goes in a hidden field,
+  // a monospace toggle for code (remembered in this browser).
+  function answerForm(form) {
+    var started = performance.now();
+    var box = form.querySelector("textarea");
+    var seconds = form.querySelector("[data-seconds]");
+    var mono = form.querySelector("[data-mono]");
+    var sent = false;
+
+    if (mono && box) {
+      if (!mono.checked && localStorage.getItem("flashgrade.mono") === "1") {
+        mono.checked = true;
+      }
+      box.classList.toggle("mono", mono.checked);
+      mono.addEventListener("change", function () {
+        box.classList.toggle("mono", mono.checked);
+        localStorage.setItem("flashgrade.mono", mono.checked ? "1" : "0");
+        box.focus();
+      });
+    }
+    if (box) {
+      box.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+          event.preventDefault();
+          form.requestSubmit();
+        }
+      });
+    }
+    form.addEventListener("submit", function (event) {
+      if (sent) {
+        event.preventDefault(); // one attempt per click, however impatient
+        return;
+      }
+      sent = true;
+      if (seconds) {
+        seconds.value = ((performance.now() - started) / 1000).toFixed(1);
+      }
+      form.classList.add("busy");
+    });
+  }
+
+  // Feedback page: keys 1-5 pick a score, Enter accepts the picked one.
+  function scoreForm(form) {
+    var buttons = Array.prototype.slice.call(form.querySelectorAll("[data-score]"));
+    var sent = false;
+
+    function pick(button) {
+      buttons.forEach(function (b) {
+        var on = b === button;
+        b.classList.toggle("selected", on);
+        b.setAttribute("aria-pressed", on ? "true" : "false");
+      });
+      button.focus();
+    }
+    function picked() {
+      return buttons.filter(function (b) { return b.classList.contains("selected"); })[0];
+    }
+
+    document.addEventListener("keydown", function (event) {
+      if (event.ctrlKey || event.metaKey || event.altKey) return;
+      var target = event.target;
+      if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA")) return;
+      if (event.key >= "1" && event.key <= "5") {
+        var button = buttons[Number(event.key) - 1];
+        if (button) {
+          event.preventDefault();
+          pick(button);
+        }
+      } else if (event.key === "Enter" && buttons.indexOf(target) === -1) {
+        var current = picked();
+        if (current) {
+          event.preventDefault();
+          form.requestSubmit(current);
+        }
+      }
+    });
+    buttons.forEach(function (b) {
+      b.addEventListener("focus", function () { pick(b); });
+    });
+    form.addEventListener("submit", function (event) {
+      if (sent) {
+        event.preventDefault();
+        return;
+      }
+      sent = true;
+      form.classList.add("busy");
+    });
+  }
+
+  document.querySelectorAll("form[data-answer-form]").forEach(answerForm);
+  document.querySelectorAll("form[data-score-form]").forEach(scoreForm);
+})();

@@ -1,0 +1,309 @@
+"""Storage: the SQLAlchemy 2 schema, the engine (SQLite: WAL, busy timeout) and sessions.
+
+Deck files stay the source of the cards; the database holds what happened to them, keyed by
+(deck id, card id), so history survives edits of a card's text. Attempts keep a snapshot of
+the question and of every point as graded.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    sessionmaker,
+)
+from sqlalchemy.pool import StaticPool
+
+SCHEMA_VERSION = 1
+
+# Migrations from version N to N + 1, run in order inside one transaction by ``create_schema``.
+# New tables need no entry (``create_all`` adds them); changed columns do.
+MIGRATIONS: dict[int, Callable[[Session], None]] = {}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes, stored naive (as UTC) so every backend sorts them alike."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Meta(Base):
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Attempt(Base):
+    """One typed answer to one card, its grade, and (once given) the person's final score."""
+
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deck_id: Mapped[str] = mapped_column(String(200))
+    card_id: Mapped[str] = mapped_column(String(200))
+    question: Mapped[str] = mapped_column(Text)  # as it was when answered
+    answer: Mapped[str] = mapped_column(Text)
+    grader_score: Mapped[int]  # the grader's own score
+    suggested: Mapped[int]  # the score shown (a calibrated one where the deck is calibrated)
+    coverage: Mapped[float]
+    method: Mapped[str] = mapped_column(String(16))
+    grader_version: Mapped[str] = mapped_column(String(32))
+    warnings: Mapped[list[str]] = mapped_column(default=list)
+    llm_usage: Mapped[dict[str, Any] | None]
+    final: Mapped[int | None]
+    seconds: Mapped[float | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    scored_at: Mapped[datetime | None]
+
+    points: Mapped[list[AttemptPoint]] = relationship(
+        order_by="AttemptPoint.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+    review: Mapped[Review | None] = relationship(back_populates="attempt", lazy="raise")
+
+    __table_args__ = (
+        Index("ix_attempts_deck_card", "deck_id", "card_id"),
+        Index("ix_attempts_created_at", "created_at"),
+    )
+
+
+class AttemptPoint(Base):
+    """One reference point of an attempt as graded: status, evidence and its span."""
+
+    __tablename__ = "attempt_points"
+
+    attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("attempts.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    point_id: Mapped[str] = mapped_column(String(32))
+    section: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    evidence: Mapped[str | None] = mapped_column(Text)
+    span_start: Mapped[int | None]
+    span_end: Mapped[int | None]
+
+
+class Review(Base):
+    """FSRS's review log, one per scored attempt, with the raw 1-5 score beside the rating."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("attempts.id", ondelete="CASCADE"), unique=True
+    )
+    deck_id: Mapped[str] = mapped_column(String(200))
+    card_id: Mapped[str] = mapped_column(String(200))
+    score: Mapped[int]  # the final 1-5 score
+    rating: Mapped[int]  # fsrs.Rating: 1 Again, 2 Hard, 3 Good, 4 Easy
+    reviewed_at: Mapped[datetime]
+    duration_ms: Mapped[int | None]
+    due_after: Mapped[datetime]  # when this review scheduled the card next
+
+    attempt: Mapped[Attempt] = relationship(back_populates="review", lazy="raise")
+
+    __table_args__ = (
+        Index("ix_reviews_deck_card_time", "deck_id", "card_id", "reviewed_at"),
+        Index("ix_reviews_reviewed_at", "reviewed_at"),
+    )
+
+
+class CardState(Base):
+    """A card's current FSRS state (replayable from its reviews), denormalised for queries."""
+
+    __tablename__ = "card_states"
+
+    deck_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    card_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    fsrs_card: Mapped[dict[str, Any]]  # fsrs.Card.to_dict()
+    due: Mapped[datetime]
+    reps: Mapped[int]
+    last_score: Mapped[int | None]
+    introduced_at: Mapped[datetime]  # the first review: counts against the daily new limit
+    last_reviewed_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_card_states_deck_due", "deck_id", "due"),)
+
+
+class LLMCacheEntry(Base):
+    """Answers of the LLM endpoint by request key, so identical requests are not sent again."""
+
+    __tablename__ = "llm_cache"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- engine -----------------------------------------------------------------------------------
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:
+    """An engine; for SQLite: WAL, ``synchronous=NORMAL``, a busy timeout, foreign keys on."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    memory = url in ("sqlite://", "sqlite:///:memory:") or "mode=memory" in url
+    if memory:
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        engine = create_engine(url, pool_size=8, max_overflow=32, pool_timeout=30)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # transactions are begun by _on_begin
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        if not memory:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # Writers take the write lock up front (BEGIN IMMEDIATE) so that they wait in
+        # busy_timeout instead of failing when a read transaction would need upgrading.
+        mode = connection.get_execution_options().get("sqlite_begin", "")
+        connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+    return engine
+
+
+class SchemaError(RuntimeError):
+    """The database was written by a newer flashgrade."""
+
+
+class Store:
+    """Sessions on one database: ``read()`` for queries, ``write()`` for one serialized
+    transaction that commits on leaving the block."""
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 5000) -> None:
+        self.url = url
+        self.engine = make_engine(url, busy_timeout_ms=busy_timeout_ms)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # One writer at a time inside this process: SQLite allows one anyway, and waiting on a
+        # lock is cheaper and fairer than SQLite's sleep-and-retry busy handler.
+        self._write_lock = threading.Lock()
+
+    def create_schema(self) -> None:
+        """Create missing tables, record the schema version, run pending migrations."""
+        Base.metadata.create_all(self.engine)
+        with self.write() as session:
+            row = session.get(Meta, "schema_version")
+            if row is None:
+                session.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+                return
+            version = int(row.value)
+            if version > SCHEMA_VERSION:
+                raise SchemaError(
+                    f"database schema version {version} is newer than this flashgrade "
+                    f"(version {SCHEMA_VERSION}); upgrade flashgrade"
+                )
+            while version < SCHEMA_VERSION:
+                MIGRATIONS[version](session)
+                version += 1
+            row.value = str(version)
+
+    def schema_version(self) -> int:
+        with self.read() as session:
+            value = session.scalar(select(Meta.value).where(Meta.key == "schema_version"))
+        return int(value) if value is not None else 0
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._sessions() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        with self._write_lock, self._sessions() as session:
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            yield session
+            session.commit()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class LLMCache:
+    """The LLM client's cache: ``get(key)`` / ``set(key, value)`` on the ``llm_cache`` table,
+    with a small in-memory LRU in front."""
+
+    def __init__(self, store: Store, *, memory_items: int = 256) -> None:
+        self._store = store
+        self._memory: OrderedDict[str, str] = OrderedDict()
+        self._memory_items = memory_items
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            if key in self._memory:
+                self._memory.move_to_end(key)
+                return self._memory[key]
+        with self._store.read() as session:
+            value = session.scalar(select(LLMCacheEntry.value).where(LLMCacheEntry.key == key))
+        if value is not None:
+            self._remember(key, value)
+        return value
+
+    def set(self, key: str, value: str) -> None:
+        with self._store.write() as session:
+            entry = session.get(LLMCacheEntry, key)
+            if entry is None:
+                session.add(LLMCacheEntry(key=key, value=value))
+            else:
+                entry.value = value
+                entry.created_at = utcnow()
+        self._remember(key, value)
+
+    def _remember(self, key: str, value: str) -> None:
+        with self._lock:
+            self._memory[key] = value
+            self._memory.move_to_end(key)
+            while len(self._memory) > self._memory_items:
+                self._memory.popitem(last=False)
