@@ -165,11 +165,46 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    raise CliError("import: not implemented yet")
+    """Convert a deck to flashgrade's Markdown; stdout, or --out written atomically."""
+    from grader import DeckError
+    from grader.decks import load_deck, parse_deck, to_markdown
+
+    try:
+        deck = load_deck(args.file, format=args.format)
+        text = to_markdown(deck)
+        # The written file must read back as the same cards; refuse to write one that doesn't.
+        if parse_deck(text, source=args.out or "import.md", format="markdown").cards != deck.cards:
+            raise CliError(f"{args.file}: the converted deck does not read back the same")
+    except DeckError as exc:
+        raise CliError(str(exc)) from None
+    for warning in deck.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if not args.out:
+        sys.stdout.write(text)
+        return 0
+    out = Path(args.out)
+    _write_atomic(out, text)  # a temporary file renamed over the target
+    print(f"wrote {out}: {len(deck.cards)} cards", file=sys.stderr)
+    return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    raise CliError("check: not implemented yet")
+    """Lint decks: one finding a line as `path: severity: message`; exit 1 on any error."""
+    from grader.decks import check_deck
+
+    errors = warnings = 0
+    for path in args.decks:
+        for finding in check_deck(path):
+            print(f"{path}: {finding.severity}: {finding.message}")
+            errors += finding.severity == "error"
+            warnings += finding.severity == "warning"
+    decks = len(args.decks)
+    print(
+        f"checked {decks} deck{'s' * (decks != 1)}: {errors} error{'s' * (errors != 1)}, "
+        f"{warnings} warning{'s' * (warnings != 1)}",
+        file=sys.stderr,
+    )
+    return 1 if errors else 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
