@@ -11,20 +11,21 @@ terms occur only negated is marked as contradicted.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rapidfuzz import fuzz, process
 
 from grader.cards import Card
 from grader.result import PointResult, Status
 from grader.terms import PreparedCard, PreparedPoint, prepare
-from grader.text import Token, negated_positions, tokenize
+from grader.text import STOP_WORDS, Token, negated_positions, stem, tokenize
 
 SATURATION = 0.6  # share of a point's term weight that covers it fully
 NAME_FACTOR = 0.9  # credit for naming the point's idea (its label) alone
 FUZZY_STRENGTH = 0.9
 COVERED_AT = 0.55
-PARTIAL_AT = 0.2
+PARTIAL_AT = 0.26
+CONTRADICTED_SHARE = 0.25
 MAX_TOKENS = 20_000  # longer answers are graded on their first words; said in a warning
 
 
@@ -46,10 +47,12 @@ def _find_terms(prepared: PreparedCard, tokens: list[Token], negated: set[int]) 
     for i, tok in enumerate(tokens):
         by_stem.setdefault(tok.stem, []).append(i)
         by_word.setdefault(tok.word, []).append(i)
+        # Joined neighbours match compounds: "auto scaling", "blue/green" -> "autoscaling", ...
         if i and tokens[i - 1].clause == tok.clause:
             by_word.setdefault(tokens[i - 1].word + tok.word, []).append(i - 1)
-
-    from grader.text import stem
+            if i > 1 and tokens[i - 2].clause == tok.clause:
+                joined = tokens[i - 2].word + tokens[i - 1].word + tok.word
+                by_word.setdefault(joined, []).append(i - 2)
 
     hits: dict[str, _Hits] = {}
     unmatched: list[str] = []
@@ -67,7 +70,11 @@ def _find_terms(prepared: PreparedCard, tokens: list[Token], negated: set[int]) 
             cutoff = _fuzzy_cutoff(len(word))
             found = []
             for col, cand in enumerate(candidates):
-                if scores[row, col] >= cutoff and cand[0] == word[0] and abs(len(cand) - len(word)) <= 2:
+                if (
+                    scores[row, col] >= cutoff
+                    and cand[0] == word[0]
+                    and abs(len(cand) - len(word)) <= 2
+                ):
                     found.extend(by_word[cand])
             if found:
                 hits[word] = _split(found, negated, FUZZY_STRENGTH)
@@ -83,7 +90,9 @@ def _split(found: Iterable[int], negated: set[int], strength: float) -> _Hits:
     )
 
 
-def _alias_hits(point: PreparedPoint, tokens: list[Token], negated: set[int]) -> tuple[set[str], list[int]]:
+def _alias_hits(
+    point: PreparedPoint, tokens: list[Token], negated: set[int]
+) -> tuple[set[str], list[int]]:
     """Stems covered through a point's aliases, and the answer positions that said them."""
     covered: set[str] = set()
     where: list[int] = []
@@ -102,7 +111,10 @@ def _alias_hits(point: PreparedPoint, tokens: list[Token], negated: set[int]) ->
     return covered, where
 
 
-def _assess_point(point: PreparedPoint, hits: dict[str, _Hits], tokens: list[Token], negated: set[int]) -> PointResult:
+def _assess_point(
+    point: PreparedPoint, hits: dict[str, _Hits], tokens: list[Token], negated: set[int]
+) -> tuple[PointResult, float]:
+    """The point's result, and the term weight that the answer matched (0 if denied)."""
     alias_stems, alias_where = _alias_hits(point, tokens, negated)
     matched = 0.0
     label = 0.0
@@ -112,13 +124,22 @@ def _assess_point(point: PreparedPoint, hits: dict[str, _Hits], tokens: list[Tok
         hit = hits.get(term.word)
         if term.stem in alias_stems:
             strength = 1.0
-        elif hit is not None and (hit.positive or term.negated):
-            strength = hit.strength
-            where.extend(hit.positive or hit.negated)
-        else:
-            if hit is not None and hit.negated:
-                denied += term.weight
+        elif hit is None:
             continue
+        else:
+            # Occurrences count when their polarity agrees with the reference's:
+            # "has no children" is not covered by "has children", and vice versa.
+            agreeing, opposed = (
+                (hit.negated, hit.positive) if term.negated else (hit.positive, hit.negated)
+            )
+            if not agreeing:
+                if opposed:
+                    denied += term.weight
+                continue
+            # A word said both ways ("a while loop tests first, a do-while does not")
+            # counts: contrasts are common in good answers.
+            strength = hit.strength
+            where.extend(agreeing)
         matched += term.weight * strength
         if term.in_label:
             label += term.weight * strength
@@ -128,13 +149,20 @@ def _assess_point(point: PreparedPoint, hits: dict[str, _Hits], tokens: list[Tok
     if point.label_total:
         credit = max(credit, NAME_FACTOR * label / point.label_total)
     credit = min(1.0, credit)
-    contradicted = denied > 0 and denied >= matched
+    # A point counts as contradicted only when a real share of it is denied and little of
+    # it is affirmed, so one negated common word does not cost a whole point.
+    contradicted = denied >= min(CONTRADICTED_SHARE * point.total, 1.0) and denied >= matched
     if contradicted:
         credit = 0.0
-    status: Status = "covered" if credit >= COVERED_AT else "partial" if credit >= PARTIAL_AT else "missing"
+    status: Status = (
+        "covered" if credit >= COVERED_AT else "partial" if credit >= PARTIAL_AT else "missing"
+    )
     evidence, span = _evidence(tokens, where) if status != "missing" else (None, None)
     p = point.point
-    return PointResult(p.id, p.section, p.text, status, evidence, span, round(credit, 4), contradicted)
+    result = PointResult(
+        p.id, p.section, p.text, status, evidence, span, round(credit, 4), contradicted
+    )
+    return result, (0.0 if contradicted else min(matched, point.total))
 
 
 def _evidence(tokens: list[Token], where: list[int]) -> tuple[str | None, tuple[int, int] | None]:
@@ -148,13 +176,24 @@ def _evidence(tokens: list[Token], where: list[int]) -> tuple[str | None, tuple[
     return None, (tokens[min(best)].start, tokens[max(best)].end)
 
 
-def assess(card: Card, answer: str) -> tuple[list[PointResult], list[str]]:
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """Per-point results and the whole-answer signals that scoring blends in."""
+
+    points: list[PointResult]
+    warnings: list[str]
+    breadth: float = 0.0  # share of the card's key-term weight matched
+    similarity: float = 0.0  # token-set similarity of answer and reference, 0-1
+
+
+def assess(card: Card, answer: str) -> Assessment:
     """Per-point statuses, credits and evidence for ``answer``, plus warnings."""
     prepared = prepare(card)
-    warnings: list[str] = []
     if not answer.strip():
-        warnings.append("empty answer: every point is missing")
-        return [_missing(p) for p in prepared.points], warnings
+        return Assessment(
+            [_missing(p) for p in prepared.points], ["empty answer: every point is missing"]
+        )
+    warnings: list[str] = []
     tokens = tokenize(answer)
     if len(tokens) > MAX_TOKENS:
         warnings.append(f"very long answer: only its first {MAX_TOKENS:,} words were graded")
@@ -162,20 +201,27 @@ def assess(card: Card, answer: str) -> tuple[list[PointResult], list[str]]:
     negated = negated_positions(tokens)
     hits = _find_terms(prepared, tokens, negated)
     results = []
+    matched = denied = 0.0
     for point in prepared.points:
-        result = _assess_point(point, hits, tokens, negated)
+        result, weight = _assess_point(point, hits, tokens, negated)
+        matched += weight
+        denied += point.total if result.contradicted else 0.0
         if result.span is not None:
             start, end = result.span
             result = _with_evidence(result, answer[start:end])
         results.append(result)
     if all(r.status == "missing" for r in results) and not any(r.contradicted for r in results):
-        warnings.append("the answer matches none of the reference points (off-topic, or another language?)")
-    return results, warnings
+        warnings.append(
+            "the answer matches none of the reference points (off-topic, or another language?)"
+        )
+    total = sum(p.total for p in prepared.points) or 1.0
+    breadth = max(0.0, matched - denied) / total
+    answer_stems = " ".join(t.stem for t in tokens if t.word not in STOP_WORDS)
+    similarity = fuzz.token_set_ratio(prepared.reference_stems, answer_stems) / 100.0
+    return Assessment(results, warnings, round(breadth, 4), round(similarity, 4))
 
 
 def _with_evidence(result: PointResult, evidence: str) -> PointResult:
-    from dataclasses import replace
-
     return replace(result, evidence=evidence)
 
 

@@ -50,14 +50,16 @@ def read_rows(path: str | Path) -> list[Row]:
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     cards: dict[str, Card] = {}
-    rows = []
+    rows: list[Row] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             rows.append(_row(json.loads(line), cards, len(rows) + 1))
         except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{number}: invalid JSON ({exc.msg}, column {exc.colno})") from None
+            raise DataError(
+                f"{path}:{number}: invalid JSON ({exc.msg}, column {exc.colno})"
+            ) from None
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"{path}:{number}: {_describe(exc)}") from None
     if not rows:
@@ -89,8 +91,12 @@ def _row(obj: Any, cards: dict[str, Card], number: int) -> Row:
     key = json.dumps([question, reference], sort_keys=True)
     card = cards.get(key)
     if card is None:
-        card = Card(id=str(obj.get("card", f"row-{number}")), question=question,
-                    points=_points(reference), position=len(cards) + 1)
+        card = Card(
+            id=str(obj.get("card", f"row-{number}")),
+            question=question,
+            points=_points(reference),
+            position=len(cards) + 1,
+        )
         cards[key] = card
     covered = obj.get("covered")
     partial = obj.get("partial")

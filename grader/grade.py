@@ -20,15 +20,23 @@ def fuzzy_grade(
     thresholds: Thresholds | None = None,
 ) -> GradeResult:
     """Grade offline by fuzzy keyword coverage: deterministic, no network."""
-    points, warnings = assess(card, answer)
-    coverage, score = score_points(points, strictness=strictness, thresholds=thresholds)
+    found = assess(card, answer)
+    coverage, score = score_points(
+        found.points,
+        strictness=strictness,
+        thresholds=thresholds,
+        breadth=found.breadth,
+        similarity=found.similarity,
+    )
     return GradeResult(
         score=score,
         coverage=coverage,
-        points=tuple(points),
+        points=tuple(found.points),
         method="fuzzy",
         grader_version=GRADER_VERSION,
-        warnings=tuple(warnings),
+        warnings=tuple(found.warnings),
+        breadth=found.breadth,
+        similarity=found.similarity,
     )
 
 

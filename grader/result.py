@@ -44,6 +44,9 @@ class GradeResult:
     warnings: tuple[str, ...] = ()
     incorrect: tuple[str, ...] = ()
     llm_usage: dict[str, Any] | None = field(default=None)
+    # Whole-answer signals behind the coverage (see grader.scoring); not part of the JSON.
+    breadth: float = 0.0
+    similarity: float = 0.0
 
     @property
     def missing(self) -> list[str]:

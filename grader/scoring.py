@@ -1,8 +1,16 @@
 """Coverage -> the suggested 1-5 score.
 
-Coverage is the mean of the points' credits (0-1), less a penalty for each point that the
-answer contradicts. The thresholds below were fitted on the labelled data in
-``../shared/data`` (see README "Calibration"); strictness moves them all at once.
+Coverage blends three signals, each within 0-1:
+
+- the mean of the points' credits, less a penalty for each point that the answer denies;
+- breadth, the share of the card's whole key-term weight that the answer matched: a
+  reference often lists alternatives ("name two of ..."), so an answer that matches a good
+  share of it overall is credited even where it is spread thinly over the points;
+- similarity, the rapidfuzz token-set similarity of the whole answer to the whole reference,
+  which rewards wording close to the reference beyond the key terms.
+
+The constants and thresholds were fitted on the labelled data in ``../shared/data`` (see
+README "Calibration"); strictness moves the thresholds all at once.
 """
 
 from __future__ import annotations
@@ -16,6 +24,10 @@ from grader.result import PointResult
 Strictness = Literal["lenient", "normal", "strict"]
 STRICTNESS_SHIFT: dict[str, float] = {"lenient": -0.07, "normal": 0.0, "strict": 0.07}
 CONTRADICTION_PENALTY = 1.0  # a denied point costs as much as a covered one earns
+BREADTH_SATURATION = 0.4  # matching this share of all key-term weight ...
+BREADTH_CREDIT = 0.9  # ... earns at least this coverage
+SIMILARITY_WEIGHT = 0.1
+SIMILARITY_FLOOR = 0.5  # off-topic answers still share words: only similarity above this counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,9 +35,9 @@ class Thresholds:
     """The lowest coverage that earns a 2, 3, 4 and 5."""
 
     two: float = 0.10
-    three: float = 0.35
-    four: float = 0.60
-    five: float = 0.82
+    three: float = 0.16
+    four: float = 0.44
+    five: float = 0.80
 
     def __post_init__(self) -> None:
         values = (self.two, self.three, self.four, self.five)
@@ -41,13 +53,19 @@ class Thresholds:
 DEFAULT_THRESHOLDS = Thresholds()
 
 
-def coverage_of(points: Sequence[PointResult]) -> float:
-    """Mean credit over the points, less the contradiction penalty, within 0-1."""
+def coverage_of(
+    points: Sequence[PointResult], *, breadth: float = 0.0, similarity: float = 0.0
+) -> float:
+    """The answer's coverage, 0-1: point credits, breadth and similarity (see module doc)."""
     if not points:
         return 0.0
     credit = sum(p.credit for p in points)
     denied = sum(1 for p in points if p.contradicted)
-    return max(0.0, min(1.0, (credit - CONTRADICTION_PENALTY * denied) / len(points)))
+    base = max(0.0, (credit - CONTRADICTION_PENALTY * denied) / len(points))
+    base = max(base, BREADTH_CREDIT * min(1.0, breadth / BREADTH_SATURATION))
+    above = max(0.0, similarity - SIMILARITY_FLOOR) / (1 - SIMILARITY_FLOOR)
+    blended = (1 - SIMILARITY_WEIGHT) * base + SIMILARITY_WEIGHT * above
+    return max(0.0, min(1.0, blended))
 
 
 def score_points(
@@ -55,10 +73,12 @@ def score_points(
     *,
     strictness: Strictness = "normal",
     thresholds: Thresholds | None = None,
+    breadth: float = 0.0,
+    similarity: float = 0.0,
 ) -> tuple[float, int]:
     """(coverage, score) for graded points; the score is always within 1-5."""
     if strictness not in STRICTNESS_SHIFT:
         raise ValueError(f"strictness must be lenient, normal or strict, not {strictness!r}")
-    coverage = coverage_of(points)
+    coverage = coverage_of(points, breadth=breadth, similarity=similarity)
     score = (thresholds or DEFAULT_THRESHOLDS).score(coverage, shift=STRICTNESS_SHIFT[strictness])
     return coverage, score

@@ -14,9 +14,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from grader.cards import Card, Point
-from grader.text import GENERIC_WORDS, STOP_WORDS, Token, content_tokens, tokenize
+from grader.text import (
+    GENERIC_WORDS,
+    NEGATION_CUES,
+    STOP_WORDS,
+    Token,
+    content_tokens,
+    negated_positions,
+    tokenize,
+)
 
-QUESTION_WEIGHT = 0.35
+QUESTION_WEIGHT = 0.2
 GENERIC_WEIGHT = 0.25
 EXAMPLE_WEIGHT = 0.5
 
@@ -61,11 +69,12 @@ class PreparedCard:
     card: Card
     points: tuple[PreparedPoint, ...]
     words: tuple[str, ...]  # distinct term words, for one fuzzy pass over the answer
+    reference_stems: str  # the content stems of all points, for whole-answer similarity
 
 
 def _point_tokens(text: str) -> tuple[list[Token], set[int], set[int]]:
     """Tokens of a point, the indexes inside parentheses and the indexes of its label."""
-    tokens = tokenize(text)
+    tokens = tokenize(text, compounds=True)
     parens = [m.span() for m in _PAREN_RE.finditer(text)]
     in_parens = {i for i, t in enumerate(tokens) if any(a <= t.start < b for a, b in parens)}
     label = _LABEL_RE.match(text)
@@ -89,8 +98,6 @@ def _alias_groups(point: Point) -> tuple[AliasGroup, ...]:
 @lru_cache(maxsize=2048)
 def prepare(card: Card) -> PreparedCard:
     """Key terms and weights for every point of ``card`` (cached per card)."""
-    from grader.text import negated_positions
-
     question_stems = {t.stem for t in content_tokens(tokenize(card.question))}
     raw: list[tuple[Point, list[tuple[Token, bool, bool, bool]]]] = []
     doc_freq: dict[str, int] = {}
@@ -99,7 +106,11 @@ def prepare(card: Card) -> PreparedCard:
         negated = negated_positions(tokens)
         seen: dict[str, tuple[Token, bool, bool, bool]] = {}
         for i, tok in enumerate(tokens):
-            if tok.word in STOP_WORDS or (tok.word.isdigit() and len(tok.word) < 2):
+            if (
+                tok.word in STOP_WORDS
+                or tok.word in NEGATION_CUES
+                or (tok.word.isdigit() and len(tok.word) < 2)
+            ):
                 continue
             prev = seen.get(tok.stem)
             entry = (tok, i in in_parens and (prev is None or prev[1]), i in in_label, i in negated)
@@ -113,7 +124,7 @@ def prepare(card: Card) -> PreparedCard:
     words: dict[str, None] = {}
     for point, entries in raw:
         terms = []
-        for tok, parenthesised, labelled, negated in entries:
+        for tok, parenthesised, labelled, denied in entries:
             weight = 1.0
             if tok.word in GENERIC_WORDS:
                 weight = GENERIC_WEIGHT
@@ -122,11 +133,14 @@ def prepare(card: Card) -> PreparedCard:
             if tok.stem in question_stems:
                 weight *= QUESTION_WEIGHT
             weight /= math.sqrt(doc_freq[tok.stem])
-            terms.append(Term(tok.word, tok.stem, weight, labelled, negated))
+            terms.append(Term(tok.word, tok.stem, weight, labelled, denied))
             words[tok.word] = None
         total = sum(t.weight for t in terms)
         label_total = sum(t.weight for t in terms if t.in_label)
         prepared.append(
             PreparedPoint(point, tuple(terms), _alias_groups(point), total, label_total)
         )
-    return PreparedCard(card, tuple(prepared), tuple(words))
+    stems = " ".join(
+        t.stem for p in card.points for t in tokenize(p.text) if t.word not in STOP_WORDS
+    )
+    return PreparedCard(card, tuple(prepared), tuple(words), stems)

@@ -16,58 +16,86 @@ import Stemmer
 
 _STEMMER = Stemmer.Stemmer("english")
 
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 # Words that carry no content of their own in a reference point or an answer.
 STOP_WORDS: frozenset[str] = frozenset(
-    """
-    a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each either else
-    etc even ever every few for from further get gets got had has have having he her here hers
-    him his how however i if in into is it its itself just let lets like may me might more most
-    much must my no nor not of off on once only or other our ours out over own per same she
-    should since so some such than that the their theirs them then there these they this those
-    through thus to too under until up upon us very via was we were what when where whether which
-    while who whom whose why will with within would yet you your yours e g eg ie i.e e.g vs
-    one two way ways thing things something anything lot lots really basically actually
-    need needs needed want wants make makes made sure whatever kind sort maybe possibly probably
-    """.split()
+    _words(
+        """
+        a about above after against am an and any are as at be been being below between both but
+        by can could did does doing down during e eg etc for from further had has have having he
+        her here hers him his how i ie if in into is it its itself let lets may me might my nor
+        of off on onto or our ours out over per she should so some such than that the their
+        theirs them then there these they this those thus to too under until up upon us via was
+        we were what whatever when where whether which who whom whose why will with would you
+        your yours thing things something anything lot lots really basically actually kind sort
+        maybe possibly probably also just very
+        """
+    )
 )
 
 # Common verbs and fillers that appear in many points ("use", "ensure", ...): kept as terms
 # only with a small weight, since an answer can say the same thing without them.
 GENERIC_WORDS: frozenset[str] = frozenset(
-    """
-    use used using uses ensure ensuring ensures implement implementing set setting sets
-    enable enabling provide providing allow allows take taking check checking look looking
-    new old based good better best well able apply applying help helps include including
-    consider considering keep keeping handle handling go going done do
-    """.split()
+    _words(
+        """
+        use used using uses ensure ensuring ensures implement implementing set setting sets all
+        any each every few more most much other others same own one ones two way ways need needs
+        needed want wants make makes made sure again also already always enable enabling provide
+        providing allow allows take taking check checking look looking new old based good better
+        best well able apply applying help helps include including consider considering keep
+        keeping handle handling go going done do
+        """
+    )
 )
 
 # Cues that negate what follows them within a clause.
 NEGATION_CUES: frozenset[str] = frozenset(
-    """
-    no not never without neither nor none nothing cannot cant dont doesnt didnt isnt arent
-    wasnt werent wont wouldnt shouldnt couldnt mustnt neednt hardly skip skipping avoid
-    instead rather unnecessary
-    """.split()
+    _words(
+        """
+        no not never without neither nor none nothing cannot cant dont doesnt didnt isnt arent
+        wasnt werent wont wouldnt shouldnt couldnt mustnt neednt hardly skip skipping avoid
+        instead rather unnecessary
+        """
+    )
 )
 
 # Predicates that, after a term in the same clause, deny it ("drift monitoring is not necessary").
 NEGATIVE_PREDICATES: frozenset[str] = frozenset(
-    """
-    unnecessary impossible useless pointless irrelevant overkill pointless needless
-    """.split()
+    _words(
+        """
+        unnecessary impossible useless pointless irrelevant overkill needless risky dangerous
+        harmful wasteful counterproductive
+        """
+    )
 )
 DENIED_AFTER_NOT: frozenset[str] = frozenset(
-    """
-    necessary needed required useful important possible worth matter matters helpful
-    relevant needful essential an issue a problem advisable recommended
-    """.split()
+    _words(
+        """
+        necessary needed required useful important possible worth matter matters helpful
+        relevant needful essential an issue a problem advisable recommended
+        """
+    )
+)
+
+BE_FORMS: frozenset[str] = frozenset(
+    _words(
+        """
+        is are was were be been being
+        """
+    )
 )
 
 # Words that close a negation's scope.
 CLAUSE_BREAKS: frozenset[str] = frozenset(
-    "but however although though whereas yet because so then while since instead".split()
+    _words(
+        """
+        but however although though whereas yet because so then while since instead
+        """
+    )
 )
 
 _TOKEN_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
@@ -75,12 +103,23 @@ _SENTENCE_RE = re.compile(r"[^.!?;:\n•|]+(?:[.!?;:\n•|]+|$)")
 _QUOTE_TABLE = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
 
 
+# Number words are matched as digits ("two children" = "2 children"); "one" is left alone,
+# since it is far more often a pronoun ("the one that ...").
+_NUMBERS = dict(
+    zip(
+        ["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twelve"],
+        ["2", "3", "4", "5", "6", "7", "8", "9", "10", "12"],
+        strict=True,
+    )
+)
+
+
 @lru_cache(maxsize=65536)
 def fold(word: str) -> str:
     """Case-, accent- and apostrophe-folded form of one word."""
     word = word.translate(_QUOTE_TABLE).casefold().replace("'", "")
     if word.isascii():
-        return word
+        return _NUMBERS.get(word, word)
     decomposed = unicodedata.normalize("NFKD", word)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -107,15 +146,28 @@ def normalise(text: str) -> str:
     return " ".join(fold(m.group()) for m in _TOKEN_RE.finditer(text))
 
 
-def tokenize(text: str) -> list[Token]:
-    """Words of ``text`` with offsets; clauses break at sentence punctuation and bullets."""
+def tokenize(text: str, *, compounds: bool = False) -> list[Token]:
+    """Words of ``text`` with offsets; clauses break at punctuation, bullets and commas.
+
+    With ``compounds``, words joined by hyphens ("auto-scaling", "end-to-end") become one
+    token, "autoscaling", so that "scaling" alone does not stand for it.
+    """
     tokens: list[Token] = []
     clause = 0
     pos = 0
+    parts = 0
     for match in _TOKEN_RE.finditer(text):
         gap = text[pos : match.start()]
-        if tokens and any(c in gap for c in ".!?;:\n•|,("):
-            clause += 1 if any(c in gap for c in ".!?;:\n•|") else 0
+        if compounds and tokens and gap == "-" and parts < 3:
+            prev = tokens[-1]
+            word = prev.word + fold(match.group())
+            tokens[-1] = Token(word, stem(word), prev.start, match.end(), prev.clause)
+            parts += 1
+            pos = match.end()
+            continue
+        parts = 1
+        if tokens and any(c in gap for c in ".!?;:\n•|,()"):
+            clause += 1
         word = fold(match.group())
         tokens.append(Token(word, stem(word), match.start(), match.end(), clause))
         pos = match.end()
@@ -124,7 +176,9 @@ def tokenize(text: str) -> list[Token]:
 
 def content_tokens(tokens: list[Token]) -> list[Token]:
     """The tokens that are not stop words or bare numbers of one digit."""
-    return [t for t in tokens if t.word not in STOP_WORDS and not (t.word.isdigit() and len(t.word) < 2)]
+    return [
+        t for t in tokens if t.word not in STOP_WORDS and not (t.word.isdigit() and len(t.word) < 2)
+    ]
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
@@ -159,10 +213,18 @@ def negated_positions(tokens: list[Token]) -> set[int]:
                     break
                 negated.add(j)
         denies = word in NEGATIVE_PREDICATES
-        if not denies and word in ("not", "never") or word.endswith("nt") and word in NEGATION_CUES:
+        if (not denies and word in ("not", "never")) or (
+            word.endswith("nt") and word in NEGATION_CUES
+        ):
             following = [t.word for t in tokens[i + 1 : i + 4] if t.clause == tok.clause]
-            following = [w for w in following if w not in ("really", "that", "very", "so", "be", "always")]
-            denies = bool(following) and following[0] in DENIED_AFTER_NOT
+            following = [
+                w for w in following if w not in ("really", "that", "very", "so", "be", "always")
+            ]
+            # "X is not necessary", "X is not included": the predicate denies X.
+            denies = bool(following) and (
+                following[0] in DENIED_AFTER_NOT
+                or (following[0].endswith("ed") and i > 0 and tokens[i - 1].word in BE_FORMS)
+            )
         if denies:
             for j in range(i - 1, max(-1, i - 9), -1):
                 if tokens[j].clause != tok.clause or tokens[j].word in CLAUSE_BREAKS:
