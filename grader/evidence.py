@@ -10,6 +10,7 @@ import re
 import unicodedata
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -19,7 +20,7 @@ from grader.text import GENERIC_WORDS, STOP_WORDS, stem, tokenize
 MIN_QUOTE_CHARS = 3
 MAX_QUOTE_CHARS = 600  # longer "quotes" dump the answer rather than point at evidence
 _ELLIPSIS = re.compile(r"\s*(?:\.\.\.+|…)\s*")
-_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_NUMBER = re.compile(r"\d+")
 
 
 def _norm_char(ch: str) -> str:
@@ -27,11 +28,14 @@ def _norm_char(ch: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", out) if not unicodedata.combining(c))
 
 
-def normalise_map(text: str) -> tuple[str, list[int]]:
+@lru_cache(maxsize=512)
+def normalise_map(text: str) -> tuple[str, tuple[int, ...]]:
     """Case/accent-folded text with punctuation as single spaces, and each char's source index."""
     chars: list[str] = []
     index: list[int] = []
     for i, ch in enumerate(text):
+        if unicodedata.category(ch) == "Cf":  # zero-width and direction marks
+            continue
         for c in _norm_char(ch):
             if c.isalnum() or c == "%":
                 chars.append(c)
@@ -42,7 +46,7 @@ def normalise_map(text: str) -> tuple[str, list[int]]:
     while chars and chars[-1] == " ":
         chars.pop()
         index.pop()
-    return "".join(chars), index
+    return "".join(chars), tuple(index)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +57,7 @@ class Located:
     end: int
 
 
-def _find_fragment(fragment: str, norm: str, index: list[int]) -> Located | None:
+def _find_fragment(fragment: str, norm: str, index: tuple[int, ...]) -> Located | None:
     if len(fragment) < MIN_QUOTE_CHARS:
         return None
     at = norm.find(fragment)
@@ -65,6 +69,10 @@ def _find_fragment(fragment: str, norm: str, index: list[int]) -> Located | None
     cutoff = 96.0 if len(fragment) < 20 else 90.0
     align = fuzz.partial_ratio_alignment(fragment, norm, score_cutoff=cutoff)
     if align is None or align.dest_end - align.dest_start < 0.8 * len(fragment):
+        return None
+    # A typo is tolerated, a different number is not ("50%" is not "5%").
+    matched = norm[align.dest_start : align.dest_end]
+    if set(_NUMBER.findall(fragment)) - set(_NUMBER.findall(matched)):
         return None
     return Located(index[align.dest_start], index[align.dest_end - 1] + 1)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
@@ -54,8 +55,9 @@ _PLAIN = [
     r"|(?:all|every|everything|each)\b[^.!?\n]{0,20}covered)",
     r"\b(?:output|return|respond(?: with)?|reply(?: with)?|print|emit|answer with|say)\b"
     r"[^.!?\n]{0,30}?\b(?:\"?covered\"?|verdicts?|full marks|5/5)\b",
-    r"\b(?:this|my|the above|the following|this whole|the present)\s+(?:answer|response|reply|"
-    r"submission)\b[^.!?\n]{0,40}?\b(?:5|five|perfect|correct|complete|completely|full|fully|"
+    r"(?:\b(?:this|my|the above|the following|this whole|the present|the student'?s?|"
+    r"the submitted|the given)\s+(?:answer|response|reply|submission)\b|\b(?:answer|response|"
+    r"reply|submission)\s+(?:above|below|here)\b)[^.!?\n]{0,40}?\b(?:5|five|perfect|correct|complete|completely|full|fully|"
     r"covered|excellent|flawless|top|maximum|highest|graded|scored|marked|accepted|"
     r"pass(?:es|ed)?|every|everything)\b",
     r"\b(?:answer|response|submission)\s+(?:is|was)\s+(?:fully\s+|completely\s+|100%\s+)?"
@@ -71,7 +73,7 @@ _ANY = [
     rf"\b(?:ignore|ignoring|disregard|disregarding|forget|override|overriding|bypass|neglect|"
     rf"stop following|do not follow|don't follow|dont follow)\b[^.!?\n]{{0,40}}?"
     rf"\b{_OVERRIDE_TARGET}",
-    r"(?:^|[\[(<#])\W*(?:system|assistant|developer|admin|operator)\s*(?:message|prompt|note|"
+    r"(?:^|[\[(<#>])\W*(?:system|assistant|developer|admin|operator)\s*(?:message|prompt|note|"
     r"override)?\s*:",
     r"\[/?(?:system|inst|instructions?|admin|sys)\]|<\|[a-z_]+\|>|<\s*/?\s*(?:system|sys|"
     r"instructions?|im_start|im_end)\s*>|#{2,}\s*(?:system|instructions?|new task)",
@@ -100,7 +102,8 @@ _ANY = [
 ]
 _PLAIN_RE = [re.compile(p) for p in _PLAIN]
 _ANY_RE = [re.compile(p) for p in _ANY]
-_ROLE_RE = re.compile(_ANY[1] + "|" + _ANY[2])
+_SHOUTED_ROLE = re.compile(r"\b(?:SYSTEM|ASSISTANT|DEVELOPER|ADMIN|INSTRUCTIONS?)\s*:")
+_ROLE_RE = re.compile(_ANY[1] + "|" + _ANY[2] + "|" + _SHOUTED_ROLE.pattern.lower())
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,8 @@ def _despace(text: str) -> str:
 
 def addresses_grader(sentence: str) -> bool:
     """Whether one sentence speaks to the grader (instructions, role-play, score claims)."""
+    if _SHOUTED_ROLE.search(unicodedata.normalize("NFKC", sentence)):
+        return True
     plain = _normalise(sentence)
     if any(r.search(plain) for r in _PLAIN_RE + _ANY_RE):
         return True
@@ -152,11 +157,11 @@ def find_directives(answer: str) -> list[Directive]:
     return found
 
 
-def overlaps(start: int, end: int, directives: list[Directive]) -> bool:
+def overlaps(start: int, end: int, directives: Sequence[Directive]) -> bool:
     """Whether the span [start, end) shares any character with a directive."""
     return any(start < d.end and d.start < end for d in directives)
 
 
-def inside(start: int, end: int, directives: list[Directive]) -> bool:
+def inside(start: int, end: int, directives: Sequence[Directive]) -> bool:
     """Whether the span [start, end) lies wholly within directives."""
     return any(d.start <= start and end <= d.end for d in directives)

@@ -11,10 +11,11 @@ from dataclasses import replace
 from typing import Any
 
 from grader.cards import Card
+from grader.guard import find_directives
 from grader.result import GradeResult
 from grader.rubric import PROMPT_VERSION, ReplyError, cache_key, messages, parse_reply
 from grader.scoring import Strictness, Thresholds
-from grader.verify import guard_fuzzy, merge
+from grader.verify import blank, directive_warning, merge
 
 _NO_MATCH = "the answer matches none of the reference points"
 
@@ -40,6 +41,22 @@ class Run:
         self.skip = not answer.strip()
         self.messages = [] if self.skip else messages(card, answer)
         self.key = cache_key(card, answer, model=str(llm.model))
+        self.directives = find_directives(answer)
+        self.base = self._guarded() if self.directives else fuzzy
+
+    def _guarded(self) -> GradeResult:
+        """The fuzzy grade with the grader-directed text blanked out: it earns nothing."""
+        from grader.grade import fuzzy_grade
+
+        guarded = fuzzy_grade(
+            self.card,
+            blank(self.answer, self.directives),
+            strictness=self.strictness,
+            thresholds=self.thresholds,
+        )
+        # Blanking keeps every offset, so the evidence spans still index the real answer.
+        warnings = (*self.fuzzy.warnings, directive_warning(self.directives))
+        return replace(guarded, warnings=warnings)
 
     def _usage(self, reply: Any | None) -> dict[str, Any]:
         if reply is not None:
@@ -58,13 +75,7 @@ class Run:
         self, reason: str, *, reply: Any | None = None, extra: tuple[str, ...] = ()
     ) -> GradeResult:
         """The fuzzy grade (grader-directed text still earning nothing), saying why."""
-        result = guard_fuzzy(
-            self.card,
-            self.answer,
-            self.fuzzy,
-            strictness=self.strictness,
-            thresholds=self.thresholds,
-        )
+        result = self.base
         warnings = (
             *result.warnings,
             *extra,
@@ -93,8 +104,11 @@ class Run:
         merged = merge(
             self.card,
             self.answer,
-            self.fuzzy,
+            self.base,
             parsed,
+            directives=self.directives,
+            # within one level of the fuzzy grade, the lower of with/without the directives
+            ceiling=min(self.fuzzy.score, self.base.score) + 1 if self.directives else None,
             strictness=self.strictness,
             thresholds=self.thresholds,
         )
@@ -105,10 +119,11 @@ class Run:
             return self.fallback(
                 "none of its verdicts could be verified", reply=reply, extra=merged.warnings
             )
-        fuzzy_warnings = self.fuzzy.warnings
+        fuzzy_warnings = self.base.warnings
         if any(p.status != "missing" for p in merged.points):
             fuzzy_warnings = tuple(w for w in fuzzy_warnings if not w.startswith(_NO_MATCH))
-        return GradeResult(
+        return replace(
+            self.base,
             score=merged.score,
             coverage=merged.coverage,
             points=merged.points,

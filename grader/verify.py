@@ -3,20 +3,22 @@
 Rules (DESIGN.md, "LLM rubric"): a covered/partial verdict earns credit only where its quote
 occurs in the answer, relates to that point and does not overlap text that addresses the
 grader. Verified verdicts may only raise a point's credit. When the answer addresses the
-grader, two more limits apply: fuzzy credit found inside that text is dropped (it earns
-nothing), and the LLM may raise the score at most one level above the fuzzy-only score.
-That cap exists because an answer that tries to steer the grader is, by itself, evidence
-that the LLM's reading may be steered too; one level still lets a real paraphrase count.
+grader, two more limits apply: the base is the fuzzy grade of the answer with that text
+blanked out (it earns nothing, whoever reads it), and the LLM may raise the score at most
+one level above the fuzzy-only score. That cap exists because an answer that tries to steer
+the grader is, by itself, evidence that the LLM's reading may have been steered too; one
+level still lets a real paraphrase next to it count.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from grader.cards import Card
 from grader.evidence import common_stems, locate, relatedness
-from grader.guard import Directive, find_directives, inside, overlaps
+from grader.guard import Directive, overlaps
 from grader.result import GradeResult, PointResult
 from grader.rubric import Reply
 from grader.scoring import Strictness, Thresholds, score_points
@@ -38,46 +40,37 @@ class Merged:
     used: bool  # at least one LLM verdict was verified (or it claimed nothing to verify)
 
 
+def rescore(
+    points: Sequence[PointResult],
+    fuzzy: GradeResult,
+    *,
+    strictness: Strictness,
+    thresholds: Thresholds | None,
+) -> tuple[float, int]:
+    """(coverage, score) exactly as the fuzzy path computes them, with its whole-answer signals."""
+    # The fuzzy grader may blend answer-level signals (breadth, similarity) into coverage;
+    # pass on whatever it recorded so that both paths use the same scale and thresholds.
+    extra: dict[str, Any] = {
+        name: getattr(fuzzy, name) for name in ("breadth", "similarity") if hasattr(fuzzy, name)
+    }
+    return score_points(points, strictness=strictness, thresholds=thresholds, **extra)
+
+
 def _snippet(text: str, limit: int = 80) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def scrub(points: Sequence[PointResult], directives: list[Directive]) -> list[PointResult]:
-    """Drop credit whose evidence lies wholly within text that addresses the grader."""
-    out = []
-    for p in points:
-        if p.span is not None and p.status != "missing" and inside(*p.span, directives):
-            p = replace(p, status="missing", credit=0.0, evidence=None, span=None)
-        out.append(p)
-    return out
+def blank(answer: str, directives: Sequence[Directive]) -> str:
+    """``answer`` with grader-directed text replaced by spaces: every other offset is kept."""
+    chars = list(answer)
+    for d in directives:
+        chars[d.start : d.end] = " " * (d.end - d.start)
+    return "".join(chars)
 
 
-def guard_fuzzy(
-    card: Card,
-    answer: str,
-    fuzzy: GradeResult,
-    *,
-    strictness: Strictness,
-    thresholds: Thresholds | None,
-) -> GradeResult:
-    """The fuzzy result with the grader-directed text of the answer earning nothing."""
-    directives = find_directives(answer)
-    if not directives:
-        return fuzzy
-    points = scrub(fuzzy.points, directives)
-    coverage, score = score_points(points, strictness=strictness, thresholds=thresholds)
-    warning = _directive_warning(directives)
-    return replace(
-        fuzzy,
-        points=tuple(points),
-        coverage=coverage,
-        score=score,
-        warnings=(*fuzzy.warnings, warning),
-    )
-
-
-def _directive_warning(directives: list[Directive]) -> str:
+def directive_warning(directives: Sequence[Directive]) -> str:
+    """The warning that names (the start of) the text that addresses the grader."""
     quoted = "; ".join(f"“{_snippet(d.text, 60)}”" for d in directives[:2])
     more = f" (+{len(directives) - 2} more)" if len(directives) > 2 else ""
     return f"text that addresses the grader earns nothing: {quoted}{more}"
@@ -86,15 +79,21 @@ def _directive_warning(directives: list[Directive]) -> str:
 def merge(
     card: Card,
     answer: str,
-    fuzzy: GradeResult,
+    base: GradeResult,
     reply: Reply,
     *,
+    directives: Sequence[Directive] = (),
+    ceiling: int | None = None,
     strictness: Strictness = "normal",
     thresholds: Thresholds | None = None,
 ) -> Merged:
-    """Verify ``reply`` against ``answer`` and add its verified credit to ``fuzzy``'s points."""
-    directives = find_directives(answer)
-    points = scrub(fuzzy.points, directives)
+    """Verify ``reply`` against ``answer`` and add its verified credit to ``base``'s points.
+
+    ``directives`` are the answer's grader-directed spans; ``ceiling`` the highest score
+    that LLM credit may reach (the fuzzy-only score + 1 when there are directives).
+    """
+    fuzzy = base
+    points = list(base.points)
     common = common_stems(card.points)
     refused: dict[str, list[str]] = {"absent": [], "directed": [], "unrelated": []}
     upgrades: list[tuple[float, int, PointResult]] = []  # (relatedness, index, previous)
@@ -128,18 +127,17 @@ def merge(
             point, status=status, credit=credit, evidence=quote, span=(where.start, where.end)
         )
 
-    coverage, score = score_points(points, strictness=strictness, thresholds=thresholds)
+    coverage, score = rescore(points, fuzzy, strictness=strictness, thresholds=thresholds)
     warnings: list[str] = []
-    if directives:
-        warnings.append(_directive_warning(directives))
+    if ceiling is not None:
         capped = False
-        # Revert the least related upgrades first until the score is within one level.
+        # Revert the least related upgrades first until the score is within the ceiling.
         for _, i, previous in sorted(upgrades, key=lambda u: (u[0], -u[1])):
-            if score <= fuzzy.score + 1:
+            if score <= ceiling:
                 break
             points[i] = previous
             capped = True
-            coverage, score = score_points(points, strictness=strictness, thresholds=thresholds)
+            coverage, score = rescore(points, fuzzy, strictness=strictness, thresholds=thresholds)
         if capped:
             warnings.append(
                 "LLM credit capped at one level above the fuzzy score, "

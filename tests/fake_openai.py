@@ -59,17 +59,33 @@ class Reply:
 Behaviour = Callable[[Call], Reply]
 
 
-def completion(content: str | None, *, refusal: str | None = None, model: str = "fake",
-               prompt_tokens: int = 120, completion_tokens: int = 40,
-               finish_reason: str = "stop") -> dict[str, Any]:
+def completion(
+    content: str | None,
+    *,
+    refusal: str | None = None,
+    model: str = "fake",
+    prompt_tokens: int = 120,
+    completion_tokens: int = 40,
+    finish_reason: str = "stop",
+) -> dict[str, Any]:
     """A chat.completion object with one choice."""
     return {
-        "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "finish_reason": finish_reason,
-                     "message": {"role": "assistant", "content": content, "refusal": refusal}}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": finish_reason,
+                "message": {"role": "assistant", "content": content, "refusal": refusal},
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
     }
 
 
@@ -78,15 +94,25 @@ def content(text: str, **kw: Any) -> Behaviour:
     return lambda call: Reply(body=completion(text), **kw)
 
 
-def grader(decide: Callable[[Call], dict[str, tuple[str, str | None]]], *,
-           incorrect: Callable[[Call], list[str]] | None = None, delay: float = 0.0) -> Behaviour:
+def grader(
+    decide: Callable[[Call], dict[str, tuple[str, str | None]]],
+    *,
+    incorrect: Callable[[Call], list[str]] | None = None,
+    delay: float = 0.0,
+) -> Behaviour:
     """Verdicts computed per request: ``decide`` maps point id -> (verdict, evidence);
     points it leaves out are reported missing."""
 
     def behaviour(call: Call) -> Reply:
         decided = decide(call)
-        points = [{"id": pid, "verdict": decided.get(pid, ("missing", None))[0],
-                   "evidence": decided.get(pid, ("missing", None))[1]} for pid in call.points]
+        points = [
+            {
+                "id": pid,
+                "verdict": decided.get(pid, ("missing", None))[0],
+                "evidence": decided.get(pid, ("missing", None))[1],
+            }
+            for pid in call.points
+        ]
         reply = {"points": points, "incorrect": incorrect(call) if incorrect else []}
         return Reply(body=completion(json.dumps(reply)), delay=delay)
 
@@ -108,17 +134,26 @@ def all_covered(quote: Callable[[Call, str], str] | str = "answer", **kw: Any) -
         if callable(quote):
             return quote(call, pid)
         sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n+", call.answer) if s.strip()] or [""]
-        return {"answer": call.answer, "first": sentences[0], "last": sentences[-1],
-                "point": call.points[pid]}[quote]
+        return {
+            "answer": call.answer,
+            "first": sentences[0],
+            "last": sentences[-1],
+            "point": call.points[pid],
+        }[quote]
 
     return grader(lambda call: {pid: ("covered", pick(call, pid)) for pid in call.points}, **kw)
 
 
-def status(code: int, message: str = "error", headers: dict[str, str] | None = None,
-           param: str | None = None) -> Behaviour:
+def status(
+    code: int,
+    message: str = "error",
+    headers: dict[str, str] | None = None,
+    param: str | None = None,
+) -> Behaviour:
     """An HTTP error with an OpenAI-style error body."""
-    body = {"error": {"message": message, "type": "invalid_request_error", "param": param,
-                      "code": None}}
+    body = {
+        "error": {"message": message, "type": "invalid_request_error", "param": param, "code": None}
+    }
     return lambda call: Reply(status=code, body=body, headers=headers or {})
 
 
@@ -142,8 +177,11 @@ def rejects_formats(then: Behaviour, *, rejected: tuple[str, ...] = ("json_schem
 
     def behaviour(call: Call) -> Reply:
         if call.format in rejected:
-            return status(400, f"response_format type '{call.format}' is not supported by this "
-                          "server", param="response_format")(call)
+            return status(
+                400,
+                f"response_format type '{call.format}' is not supported by this server",
+                param="response_format",
+            )(call)
         return then(call)
 
     return behaviour
@@ -162,6 +200,7 @@ class FakeOpenAI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall per reply
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -203,7 +242,9 @@ class FakeOpenAI:
 
         self.server = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     def script(self, *behaviours: Behaviour, then: Behaviour | None = None) -> None:
         """Answer the next requests with ``behaviours`` in turn, then with ``then``
