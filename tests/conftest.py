@@ -43,3 +43,103 @@ def decks_dir(tmp_path: Path, mlops_md: Path) -> Path:
     d.mkdir()
     shutil.copy(mlops_md, d / "mlops.md")
     return d
+
+
+# --- the web app (tests/test_web_*.py, tests/test_browser.py) --------------------------------
+
+WEB_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+@pytest.fixture
+def web_settings(tmp_path: Path, decks_dir: Path):  # type: ignore[no-untyped-def]
+    """Settings for a web app on a tmp_path database and decks dir, no .env, no FSRS fuzz."""
+    from web.settings import Settings
+
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path / "data",
+        decks_dir=decks_dir,
+        fsrs_fuzz=False,
+        secret_key=WEB_SECRET,
+    )
+
+
+@pytest.fixture
+def web_app(web_settings):  # type: ignore[no-untyped-def]
+    from web.app import create_app
+
+    return create_app(web_settings)
+
+
+@pytest.fixture
+def web_client(web_app):  # type: ignore[no-untyped-def]
+    """A TestClient with the app's lifespan running."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(web_app) as client:
+        yield client
+
+
+@pytest.fixture
+def form_token():  # type: ignore[no-untyped-def]
+    """Reads the CSRF token out of a page's HTML."""
+    import re
+
+    def read(html: str) -> str:
+        match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        assert match, "no csrf_token field on the page"
+        return match.group(1)
+
+    return read
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def web_server(tmp_path: Path, decks_dir: Path):  # type: ignore[no-untyped-def]
+    """A real `flashgrade serve` on 127.0.0.1 and a free port, with a tmp_path database;
+    yields its base URL and stops it afterwards."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "FLASHGRADE_DATA_DIR": str(tmp_path / "server-data"),
+        "FLASHGRADE_SECRET_KEY": WEB_SECRET,
+        "FLASHGRADE_ACCESS_LOG": "false",
+    }
+    log = (tmp_path / "server.log").open("wb")
+    command = [sys.executable, "-m", "web.cli", "serve", "--port", str(port),
+               "--db", f"sqlite:///{tmp_path / 'server.sqlite3'}", "--decks", str(decks_dir)]
+    process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((tmp_path / "server.log").read_text(errors="replace"))
+            time.sleep(0.05)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

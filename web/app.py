@@ -172,7 +172,7 @@ def _add_exception_handlers(app: FastAPI) -> None:
         return _error(request, 422, validation_detail(exc.errors()))
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return _error(request, 404, str(exc).strip("'\""))
+        return _error(request, 404, str(exc))
 
     async def too_long(request: Request, exc: Exception) -> Response:
         return _error(request, 413, str(exc))
@@ -228,7 +228,7 @@ def when(value: datetime | None, now: datetime | None = None) -> str:
     future = seconds > 0
     s = abs(seconds)
     if s < 60:
-        return "now"
+        return "in under a minute" if future else "just now"
     if s < 3600:
         text = f"{round(s / 60)} min"
     elif s < 86400:

@@ -96,7 +96,11 @@ class Catalog:
             log.warning("cannot read decks directory %s: %s", self.decks_dir, exc)
             return files
         for path in children:
-            if path.suffix.lower() not in DECK_SUFFIXES or path.name.startswith("."):
+            if (
+                path.suffix.lower() not in DECK_SUFFIXES
+                or path.name.startswith(".")
+                or path.stem.upper() == "README"  # notes about the decks, not a deck
+            ):
                 continue
             try:
                 st = path.stat()

@@ -52,6 +52,12 @@ class Metrics:
             registry=self.registry,
         )
 
+        # every series from the start, so that rates and ratios exist before the first event
+        for method in ("fuzzy", "llm"):
+            self.grades.labels(method)
+        for direction in ("up", "down"):
+            self.overrides.labels(direction)
+
     def record_score(self, *, suggested: int, final: int) -> None:
         self.scores.labels(str(final)).inc()
         if final != suggested:

@@ -152,7 +152,16 @@ def _scored_attempt(
     if attempt.deck_id != deck.id or attempt.final is None:
         return None
     state = practice.card_state(attempt.deck_id, attempt.card_id)
-    return {"attempt": attempt, "due": state.due if state else None}
+    try:
+        name = f"Card {deck.card(attempt.card_id).position}"
+    except LookupError:
+        name = f"Card {attempt.card_id}"
+    return {
+        "attempt": attempt,
+        "name": name,
+        "label": deck.label(attempt.final),
+        "due": state.due if state else None,
+    }
 
 
 def _seconds(seconds: str, shown_at: str) -> float | None:
@@ -187,6 +196,7 @@ async def submit(
     mono: Annotated[bool, Form()] = False,
 ) -> Response:
     d, c = practice.card(deck, card)
+    answer = answer.replace("\r\n", "\n")  # browsers send a textarea's line ends as CRLF
     try:
         attempt = await practice.submit(
             deck, card, answer, seconds=_seconds(seconds, shown_at), llm=llm

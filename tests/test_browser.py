@@ -1,0 +1,162 @@
+"""The practice flow in a real Chromium, with the keyboard shortcuts, against `flashgrade serve`.
+
+Screenshots of every page go to $FLASHGRADE_SCREENSHOTS, else tests/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(
+    os.environ.get("FLASHGRADE_SCREENSHOTS", Path(__file__).resolve().parent / "screenshots")
+)
+
+ANSWER = (
+    "Package the model together with its preprocessing steps (scaling, encoding) so training "
+    "and serving match, and test the inference pipeline on representative data.\n"
+    "For the new segment: validate on a sample of the new users and monitor drift in the "
+    "input features over time."
+)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        if os.environ.get("FLASHGRADE_REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing and FLASHGRADE_REQUIRE_BROWSER is set")
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+def shoot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_practice_flow_with_keyboard_shortcuts(browser, web_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    page.goto(f"{web_server}/")
+    assert page.title() == "Decks · flashgrade"
+    shoot(page, "1-home")
+
+    page.click("text=Cards")
+    page.wait_for_url(re.compile(r"/decks/mlops$"))
+    shoot(page, "2-deck")
+
+    page.click("text=Start practising")
+    page.wait_for_url(re.compile(r"/decks/mlops/practice$"))
+    assert page.evaluate("document.activeElement.id") == "answer"  # autofocus: type at once
+    page.keyboard.type(ANSWER)
+    shoot(page, "3-practice")
+
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url(re.compile(r"/attempts/\d+"))
+    attempt_id = int(page.url.rsplit("/", 1)[1].split("?")[0])
+    assert page.locator(".missed").is_visible()
+    assert page.locator("mark.ev").count() > 0
+    suggested = int(page.locator(".score-button.selected").get_attribute("value"))
+    shoot(page, "4-feedback")
+
+    override = 5 if suggested != 5 else 1
+    page.keyboard.press(str(override))
+    assert page.locator(".score-button.selected").get_attribute("value") == str(override)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/decks/mlops/practice\?scored="))
+    assert page.locator(".flash").is_visible()
+    shoot(page, "5-next-card")
+
+    [row] = [
+        r for r in httpx.get(f"{web_server}/api/attempts").json() if r["attempt_id"] == attempt_id
+    ]
+    assert (row["suggested"], row["final"]) == (suggested, override)
+    assert row["answer"] == ANSWER
+    assert not errors, errors
+    context.close()
+
+
+def test_enter_accepts_the_suggested_score(browser, web_server):
+    page = browser.new_page()
+    page.goto(f"{web_server}/decks/mlops/cards/2")
+    page.fill("#answer", "Use a SageMaker endpoint behind API Gateway with autoscaling.")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url(re.compile(r"/attempts/\d+"))
+    suggested = int(page.locator(".score-button.selected").get_attribute("value"))
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"scored="))
+    rows = httpx.get(f"{web_server}/api/attempts?deck=mlops&card=2").json()
+    assert rows[0]["final"] == suggested
+    page.close()
+
+
+def test_time_taken_is_recorded_by_the_page_script(browser, web_server):
+    page = browser.new_page()
+    page.goto(f"{web_server}/decks/mlops/cards/3")
+    page.wait_for_timeout(1200)
+    page.fill("#answer", "Some answer")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url(re.compile(r"/attempts/\d+"))
+    assert re.search(r"answered in [1-9]\d* s", page.content())
+    page.close()
+
+
+def test_pages_in_dark_mode_and_on_a_phone(browser, web_server):
+    dark = browser.new_context(color_scheme="dark", viewport={"width": 1280, "height": 900})
+    page = dark.new_page()
+    page.goto(f"{web_server}/decks/mlops/cards/1")
+    page.fill("#answer", ANSWER)
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url(re.compile(r"/attempts/\d+"))
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background != "rgb(246, 247, 249)"
+    shoot(page, "6-feedback-dark")
+    feedback_url = page.url
+    dark.close()
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    page = phone.new_page()
+    page.goto(feedback_url)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, "the page scrolls sideways on a phone"
+    shoot(page, "7-feedback-phone")
+    page.goto(f"{web_server}/")
+    shoot(page, "8-home-phone")
+    phone.close()
+
+
+def test_error_and_api_docs_pages(browser, web_server):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{web_server}/decks/nope")
+    assert "Not found" in page.title()
+    shoot(page, "9-not-found")
+    page.goto(f"{web_server}/docs")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=10_000)
+    shoot(page, "10-api-docs")
+    page.close()

@@ -1,0 +1,217 @@
+"""The HTML pages through FastAPI's TestClient: the practice flow, escaping, errors."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from web.store import Attempt, CardState
+
+PARTIAL = "Package the model with its preprocessing steps and test the inference pipeline."
+CARD1 = "built-churn-prediction-model-subscription-service"
+
+
+def answer_card(client, form_token, answer: str, *, url: str = "/decks/mlops/practice", **extra):
+    page = client.get(url)
+    action = re.search(r'<form class="answer-form" method="post" action="([^"]+)"', page.text)
+    assert action, "no answer form"
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+    assert hidden["csrf_token"] == form_token(page.text)
+    data = {**hidden, "answer": answer, **extra}
+    return client.post(action.group(1), data=data, follow_redirects=False)
+
+
+def test_home_lists_decks_with_counts(web_client):
+    page = web_client.get("/")
+    assert page.status_code == 200
+    assert page.template.name == "home.html"
+    [counts] = page.context["decks"]
+    assert (counts.deck.id, counts.due, counts.new) == ("mlops", 0, 7)
+    assert "ML Ops Flashcards" in page.text
+    assert "<title>Decks · flashgrade</title>" in page.text
+
+
+def test_whole_flow_answer_feedback_override_reschedules(web_client, web_app, form_token):
+    practice = web_client.get("/decks/mlops/practice")
+    assert practice.template.name == "practice.html"
+    assert practice.context["card"].id == CARD1
+
+    posted = answer_card(web_client, form_token, PARTIAL)
+    assert posted.status_code == 303
+    feedback = web_client.get(posted.headers["location"])
+    assert feedback.template.name == "feedback.html"
+    attempt = feedback.context["attempt"]
+    missing = [p.text for p in feedback.context["missing"]]
+    assert "Set monitoring for latency, errors, and system performance." in missing
+    assert "You missed" in feedback.text
+    assert missing[0] in feedback.text
+
+    override = 5 if attempt.suggested != 5 else 1
+    scored = web_client.post(
+        f"/attempts/{attempt.id}/score",
+        data={"csrf_token": form_token(feedback.text), "score": str(override)},
+        follow_redirects=False,
+    )
+    assert scored.status_code == 303
+    assert scored.headers["location"] == f"/decks/mlops/practice?scored={attempt.id}"
+
+    with web_app.state.store.read() as session:
+        stored = session.get(Attempt, attempt.id)
+        state = session.get(CardState, ("mlops", CARD1))
+    assert (stored.suggested, stored.final) == (attempt.suggested, override)
+    assert state is not None and state.last_score == override
+    assert state.due > datetime.now(UTC)
+    deck = web_client.get("/api/decks/mlops").json()
+    assert deck["cards"][0]["due"] is not None
+
+    after = web_client.get(scored.headers["location"])
+    assert after.context["last"]["attempt"].final == override
+    assert after.context["card"].id != CARD1  # the next card, the scored one is not due
+
+
+def test_feedback_lists_missing_points_before_covered_ones(web_client, form_token):
+    feedback = web_client.get(answer_card(web_client, form_token, PARTIAL).headers["location"])
+    statuses = [p.status for p in feedback.context["points"]]
+    assert statuses == sorted(statuses, key=["missing", "partial", "covered"].index)
+    assert statuses[0] == "missing" and "covered" in statuses
+
+
+def test_feedback_shows_label_method_and_reference(web_client, form_token):
+    feedback = web_client.get(answer_card(web_client, form_token, PARTIAL).headers["location"])
+    assert feedback.context["labels"][1] == "1 Not at all"
+    assert "graded by fuzzy keyword matching" in feedback.text
+    assert "Reference answer" in feedback.text
+    assert "Adjust thresholds if model predictions show bias" in feedback.text
+
+
+def test_suggested_score_is_preselected_and_focused(web_client, form_token):
+    feedback = web_client.get(answer_card(web_client, form_token, PARTIAL).headers["location"])
+    suggested = feedback.context["attempt"].suggested
+    button = re.search(r'<button[^>]*value="(\d)"[^>]*autofocus', feedback.text, re.S)
+    assert button and int(button.group(1)) == suggested
+
+
+def test_script_typed_in_answer_is_escaped_on_feedback_page(web_client, form_token):
+    answer = 'Package the model <script>alert("x")</script> & <img src=x onerror=alert(1)>'
+    feedback = web_client.get(answer_card(web_client, form_token, answer).headers["location"])
+    assert "<script>alert" not in feedback.text
+    assert "<img src=x" not in feedback.text
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in feedback.text
+
+
+def test_evidence_is_highlighted_inside_mark_elements(web_client, form_token):
+    feedback = web_client.get(answer_card(web_client, form_token, PARTIAL).headers["location"])
+    answer = re.search(r'<div class="answer">(.*?)</div>', feedback.text, re.S)
+    assert answer
+    marks = re.findall(r'<mark class="ev (covered|partial)"[^>]*>([^<]*)</mark>', answer.group(1))
+    assert marks
+    assert re.sub(r"<[^>]*>", "", answer.group(1)) == PARTIAL
+    assert all(text and text in PARTIAL for _, text in marks)
+
+
+def test_time_taken_comes_from_the_form(web_client, web_app, form_token):
+    posted = answer_card(web_client, form_token, PARTIAL, seconds="42.5")
+    attempt_id = int(posted.headers["location"].rsplit("/", 1)[1])
+    assert web_app.state.practice.attempt(attempt_id).seconds == 42.5
+
+
+def test_time_taken_without_javascript_is_measured_from_page_render(
+    web_client, web_app, form_token
+):
+    posted = answer_card(web_client, form_token, PARTIAL)  # the page's shown_at, no seconds
+    attempt_id = int(posted.headers["location"].rsplit("/", 1)[1])
+    seconds = web_app.state.practice.attempt(attempt_id).seconds
+    assert seconds is not None and 0 <= seconds < 60
+
+
+def test_too_long_answer_gets_413_and_keeps_the_text(web_client, web_app, form_token):
+    answer = "x" * (web_app.state.settings.max_answer_chars + 1)
+    page = answer_card(web_client, form_token, answer)
+    assert page.status_code == 413
+    assert page.template.name == "practice.html"
+    assert page.context["answer"] == answer
+    assert "the limit is 20,000" in page.text
+    assert web_client.get("/api/attempts").json() == []
+
+
+def test_practise_ahead_on_any_card(web_client, form_token):
+    page = web_client.get("/decks/mlops/cards/5")
+    assert page.template.name == "practice.html"
+    assert page.context["card"].position == 5 and page.context["ahead"]
+    posted = answer_card(web_client, form_token, "an answer", url="/decks/mlops/cards/5")
+    assert posted.status_code == 303
+
+
+def test_deck_page_lists_cards_with_due_and_last_score(web_client, form_token):
+    feedback = web_client.get(answer_card(web_client, form_token, PARTIAL).headers["location"])
+    web_client.post(
+        f"/attempts/{feedback.context['attempt'].id}/score",
+        data={"csrf_token": form_token(feedback.text), "score": "4"},
+    )
+    page = web_client.get("/decks/mlops")
+    assert page.template.name == "deck.html"
+    rows = page.context["rows"]
+    assert len(rows) == 7
+    assert rows[0].last_score == 4 and rows[0].due is not None
+    assert rows[1].due is None
+
+
+def test_unknown_deck_card_and_attempt_get_404_pages(web_client):
+    for url in ("/decks/nope", "/decks/mlops/cards/99", "/attempts/12345", "/no/such/page"):
+        page = web_client.get(url)
+        assert page.status_code == 404, url
+        assert page.template.name == "error.html"
+        assert "Not found" in page.text
+
+
+def test_bad_score_in_form_gets_422_page(web_client, form_token):
+    feedback = web_client.get(answer_card(web_client, form_token, PARTIAL).headers["location"])
+    page = web_client.post(
+        f"/attempts/{feedback.context['attempt'].id}/score",
+        data={"csrf_token": form_token(feedback.text), "score": "9"},
+    )
+    assert page.status_code == 422
+    assert page.template.name == "error.html"
+
+
+def test_done_page_offers_practise_ahead_when_nothing_is_due(web_settings, form_token):
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    web_settings.new_cards_per_day = 0
+    with TestClient(create_app(web_settings)) as client:
+        page = client.get("/decks/mlops/practice")
+    assert page.template.name == "done.html"
+    assert len(page.context["rows"]) == 7
+    assert "All caught up" in page.text
+
+
+def test_pages_send_security_headers(web_client):
+    page = web_client.get("/")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "same-origin"
+
+
+def test_pages_have_no_inline_script(web_client, form_token):
+    feedback = web_client.get(answer_card(web_client, form_token, PARTIAL).headers["location"])
+    for html in (web_client.get("/").text, web_client.get("/decks/mlops").text, feedback.text):
+        assert not re.search(r"<script(?![^>]*\bsrc=)", html)
+        assert not re.search(r"<[^>]+\son[a-z]+=", html)
+
+
+def test_every_page_has_a_title_and_labelled_answer_box(web_client):
+    page = web_client.get("/decks/mlops/practice")
+    assert re.search(r"<title>Card 1 · ML Ops Flashcards · flashgrade</title>", page.text)
+    assert '<label for="answer"' in page.text and 'id="answer"' in page.text
+
+
+def test_api_docs_page_loads_local_swagger(web_client):
+    page = web_client.get("/docs")
+    assert page.status_code == 200
+    assert "/static/swagger/swagger-ui-bundle.js" in page.text
+    assert web_client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
+    assert web_client.get("/openapi.json").status_code == 200

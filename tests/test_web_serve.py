@@ -1,0 +1,36 @@
+"""`flashgrade serve`: a real uvicorn server, and its one-line errors."""
+
+from __future__ import annotations
+
+import httpx
+
+from web.cli import main
+
+
+def test_serve_answers_on_its_port(web_server):
+    assert httpx.get(f"{web_server}/healthz").json() == {"status": "ok"}
+    decks = httpx.get(f"{web_server}/api/decks").json()
+    assert [d["id"] for d in decks] == ["mlops"]
+
+
+def test_serve_stores_attempts_in_the_given_database(web_server):
+    body = {"deck": "mlops", "card": "1", "answer": "Package the model."}
+    created = httpx.post(f"{web_server}/api/attempts", json=body)
+    assert created.status_code == 201
+    assert len(httpx.get(f"{web_server}/api/attempts").json()) == 1
+
+
+def test_serve_with_missing_decks_dir_is_a_one_line_error(tmp_path, capsys):
+    assert main(["serve", "--decks", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("flashgrade: error: decks directory not found") and err.count("\n") == 1
+
+
+def test_serve_with_bad_database_url_is_a_one_line_error(tmp_path, decks_dir, capsys):
+    assert main(["serve", "--decks", str(decks_dir), "--db", "nonsense://"]) == 2
+    assert capsys.readouterr().err.startswith("flashgrade: error:")
+
+
+def test_serve_with_bad_port_is_a_one_line_error(decks_dir, capsys):
+    assert main(["serve", "--decks", str(decks_dir), "--port", "70000"]) == 2
+    assert "port" in capsys.readouterr().err

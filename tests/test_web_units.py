@@ -1,0 +1,276 @@
+"""Small parts of the web app: highlighting, the deck catalog, settings, secrets, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from web.app import create_app, validation_detail, when
+from web.catalog import Catalog, DeckNotFound
+from web.highlight import Segment, segments
+from web.security import Csrf, load_or_create_secret
+from web.settings import BUNDLED_DECKS, Settings
+
+# --- highlighting -----------------------------------------------------------------------------
+
+
+def test_segments_split_the_answer_by_spans():
+    parts = segments("abc def ghi", [("1.1", "covered", 4, 7)])
+    assert parts == [Segment("abc "), Segment("def", "covered", ("1.1",)), Segment(" ghi")]
+
+
+def test_overlapping_spans_merge_with_the_strongest_status():
+    parts = segments("abcdefgh", [("1.1", "partial", 0, 4), ("1.2", "covered", 2, 6)])
+    assert parts == [Segment("abcdef", "covered", ("1.1", "1.2")), Segment("gh")]
+
+
+@pytest.mark.parametrize("span", [(5, 3), (-1, 2), (0, 99), (None, None), (2, 2)])
+def test_invalid_spans_are_ignored(span):
+    assert segments("abcdef", [("1.1", "covered", *span)]) == [Segment("abcdef")]
+
+
+def test_missing_points_are_never_highlighted():
+    assert segments("abcdef", [("1.1", "missing", 0, 3)]) == [Segment("abcdef")]
+
+
+@given(
+    st.text(max_size=60),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["covered", "partial", "missing"]),
+            st.integers(-2, 70),
+            st.integers(-2, 70),
+        ),
+        max_size=6,
+    ),
+)
+def test_segments_always_reassemble_the_answer(answer, spans):
+    parts = segments(answer, [(str(i), s, a, b) for i, (s, a, b) in enumerate(spans)])
+    assert "".join(p.text for p in parts) == answer
+
+
+# --- the deck catalog ------------------------------------------------------------------------
+
+
+def test_catalog_loads_decks_by_id(decks_dir):
+    catalog = Catalog(decks_dir)
+    assert [d.id for d in catalog.decks()] == ["mlops"]
+    with pytest.raises(DeckNotFound):
+        catalog.get("nope")
+
+
+def test_catalog_reloads_a_deck_when_its_file_changes(decks_dir):
+    catalog = Catalog(decks_dir, interval=0)
+    path = decks_dir / "mlops.md"
+    assert catalog.get("mlops").title == "ML Ops Flashcards"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("# ML Ops Flashcards", "# Renamed", 1),
+        encoding="utf-8",
+    )
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert catalog.get("mlops").title == "Renamed"
+
+
+def test_catalog_does_not_reread_unchanged_files(decks_dir):
+    calls = []
+
+    def loader(path: Path):
+        from grader import load_deck
+
+        calls.append(path)
+        return load_deck(path)
+
+    catalog = Catalog(decks_dir, interval=0, loader=loader)
+    catalog.decks()
+    catalog.decks()
+    assert len(calls) == 1
+
+
+def test_catalog_keeps_the_last_good_deck_when_a_file_breaks(decks_dir):
+    catalog = Catalog(decks_dir, interval=0)
+    catalog.get("mlops")
+    path = decks_dir / "mlops.md"
+    path.write_bytes(b"\xff\xfe not utf-8")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert catalog.get("mlops").title == "ML Ops Flashcards"
+    assert catalog.problems()
+
+
+def test_catalog_adds_new_files(decks_dir):
+    catalog = Catalog(decks_dir, interval=0)
+    (decks_dir / "tiny.md").write_text(
+        "# Tiny\n\n## one\n\nWhat is two plus two?\n\n- Four.\n", encoding="utf-8"
+    )
+    assert {d.id for d in catalog.decks()} == {"mlops", "tiny"}
+
+
+# --- settings and secrets --------------------------------------------------------------------
+
+
+def test_settings_default_database_lives_in_the_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLASHGRADE_DATA_DIR", str(tmp_path / "d"))
+    s = Settings(_env_file=None)
+    assert s.database_url == f"sqlite:///{tmp_path / 'd' / 'flashgrade.sqlite3'}"
+    assert (s.host, s.port, s.max_answer_chars, s.new_cards_per_day) == (
+        "127.0.0.1",
+        8000,
+        20_000,
+        20,
+    )
+
+
+def test_settings_read_the_environment_and_openai_names(monkeypatch):
+    monkeypatch.setenv("FLASHGRADE_PORT", "9123")
+    monkeypatch.setenv("FLASHGRADE_MAX_ANSWER_CHARS", "50")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("FLASHGRADE_LLM_MODEL", "some-model")
+    s = Settings(_env_file=None)
+    assert (s.port, s.max_answer_chars, s.llm_model) == (9123, 50, "some-model")
+    assert s.openai_api_key.get_secret_value() == "sk-test"
+    assert "sk-test" not in repr(s)
+
+
+def test_settings_read_a_dotenv_file(tmp_path):
+    env = tmp_path / ".env"
+    env.write_text("FLASHGRADE_NEW_CARDS_PER_DAY=3\n", encoding="utf-8")
+    assert Settings(_env_file=env).new_cards_per_day == 3
+
+
+def test_decks_dir_defaults_to_local_decks_else_bundled(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert Settings(_env_file=None).decks_dir == BUNDLED_DECKS
+    (tmp_path / "decks").mkdir()
+    assert Settings(_env_file=None).decks_dir == tmp_path / "decks"
+
+
+def test_env_example_lists_every_setting():
+    text = (Path(__file__).resolve().parent.parent / ".env.example").read_text(encoding="utf-8")
+    for name in Settings.model_fields:
+        env = (
+            "OPENAI_" + name.removeprefix("openai_").upper()
+            if name.startswith("openai_")
+            else f"FLASHGRADE_{name.upper()}"
+        )
+        assert env in text, env
+
+
+def test_secret_is_generated_once_and_kept(tmp_path):
+    path = tmp_path / "secret_key"
+    first = load_or_create_secret(path)
+    assert len(first) >= 32 and load_or_create_secret(path) == first
+    assert path.stat().st_mode & 0o077 == 0
+
+
+def test_app_without_secret_setting_persists_one_in_the_data_dir(web_settings):
+    web_settings.secret_key = None
+    create_app(web_settings)
+    assert (web_settings.data_dir / "secret_key").exists()
+
+
+def test_csrf_token_verifies_only_for_its_nonce():
+    csrf = Csrf(b"k" * 40)
+    token = csrf.token_for("nonce")
+    assert csrf.is_valid("nonce", token)
+    assert not csrf.is_valid("other", token)
+    assert not csrf.is_valid(None, token)
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+def test_validation_detail_is_one_line():
+    errors = [
+        {"type": "missing", "loc": ("body", "answer"), "msg": "Field required"},
+        {
+            "type": "int_parsing",
+            "loc": ("query", "limit"),
+            "msg": "Input should be a valid integer",
+        },
+    ]
+    assert (
+        validation_detail(errors)
+        == "answer: Field required; limit: Input should be a valid integer"
+    )
+
+
+def test_when_says_relative_times():
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert when(now + timedelta(minutes=10), now) == "in 10 min"
+    assert when(now + timedelta(days=3), now) == "in 3 days"
+    assert when(now - timedelta(hours=2), now) == "2 h ago"
+    assert when(None) == "new"
+
+
+def test_unexpected_error_gets_a_clean_500(web_app):
+    from web.deps import get_practice
+
+    async def broken():
+        raise RuntimeError("boom")
+
+    web_app.dependency_overrides[get_practice] = broken
+    with TestClient(web_app, raise_server_exceptions=False) as client:
+        api = client.get("/api/decks")
+        page = client.get("/")
+    assert api.status_code == 500 and api.json() == {"detail": "internal error; it has been logged"}
+    assert page.status_code == 500 and "boom" not in page.text
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+bodies = st.fixed_dictionaries(
+    {},
+    optional={
+        "deck": st.sampled_from(["mlops", "nope", ""]) | json_values,
+        "card": st.sampled_from(["1", "7", "0", "99", 3]) | json_values,
+        "answer": st.text(max_size=200) | json_values,
+        "seconds": json_values,
+        "score": json_values,
+    },
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=bodies | json_values,
+    url=st.sampled_from(["/api/grade", "/api/attempts", "/api/attempts/1/score"]),
+)
+def test_no_json_body_ever_gets_a_500(web_client, body, url):
+    response = web_client.post(
+        url, content=json.dumps(body), headers={"content-type": "application/json"}
+    )
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert isinstance(response.json()["detail"], str)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(path=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20))
+def test_no_path_ever_gets_a_500(web_client, path):
+    from urllib.parse import quote
+
+    for prefix in ("/decks/", "/api/decks/", "/attempts/", "/api/attempts?deck="):
+        assert web_client.get(prefix + quote(path, safe="")).status_code < 500
+
+
+def test_catalog_skips_readme_files(decks_dir):
+    (decks_dir / "README.md").write_text("Notes about these decks.\n", encoding="utf-8")
+    catalog = Catalog(decks_dir)
+    assert [d.id for d in catalog.decks()] == ["mlops"] and catalog.problems() == []
