@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from grader.cards import Card
 from grader.result import PointResult, Status
 from grader.terms import PreparedCard, PreparedPoint, prepare
-from grader.text import STOP_WORDS, Token, negated_positions, stem, tokenize
+from grader.text import STOP_WORDS, Token, negated_positions, tokenize
 
 SATURATION = 0.6  # share of a point's term weight that covers it fully
 NAME_FACTOR = 0.9  # credit for naming the point's idea (its label) alone
@@ -44,40 +45,45 @@ def _find_terms(prepared: PreparedCard, tokens: list[Token], negated: set[int]) 
     """Where each of the card's term words occurs in the answer."""
     by_stem: dict[str, list[int]] = {}
     by_word: dict[str, list[int]] = {}
+    compounds = prepared.compounds
+    stems = prepared.stems
+    prev = prev2 = None
     for i, tok in enumerate(tokens):
-        by_stem.setdefault(tok.stem, []).append(i)
+        if tok.stem in stems:
+            by_stem.setdefault(tok.stem, []).append(i)
         by_word.setdefault(tok.word, []).append(i)
         # Joined neighbours match compounds: "auto scaling", "blue/green" -> "autoscaling", ...
-        if i and tokens[i - 1].clause == tok.clause:
-            by_word.setdefault(tokens[i - 1].word + tok.word, []).append(i - 1)
-            if i > 1 and tokens[i - 2].clause == tok.clause:
-                joined = tokens[i - 2].word + tokens[i - 1].word + tok.word
-                by_word.setdefault(joined, []).append(i - 2)
+        if compounds and prev is not None and prev.clause == tok.clause:
+            joined = prev.word + tok.word
+            if joined in compounds:
+                by_word.setdefault(joined, []).append(i - 1)
+            if prev2 is not None and prev2.clause == tok.clause:
+                joined = prev2.word + joined
+                if joined in compounds:
+                    by_word.setdefault(joined, []).append(i - 2)
+        prev2, prev = prev, tok
 
     hits: dict[str, _Hits] = {}
     unmatched: list[str] = []
-    for word in prepared.words:
-        found = by_stem.get(stem(word), []) + by_word.get(word, [])
+    for word, word_stem in prepared.word_stems:
+        found = by_stem.get(word_stem, []) + by_word.get(word, [])
         if found:
             hits[word] = _split(found, negated, 1.0)
         elif len(word) >= 5 and word.isalpha():
             unmatched.append(word)
 
-    candidates = [w for w in by_word if len(w) >= 4 and w.isalpha() and w not in hits]
+    candidates = [w for w in by_word if len(w) >= 4 and w not in hits and w.isalpha()]
     if unmatched and candidates:
         scores = process.cdist(unmatched, candidates, scorer=fuzz.ratio, score_cutoff=80.0)
-        for row, word in enumerate(unmatched):
-            cutoff = _fuzzy_cutoff(len(word))
-            found = []
-            for col, cand in enumerate(candidates):
-                if (
-                    scores[row, col] >= cutoff
-                    and cand[0] == word[0]
-                    and abs(len(cand) - len(word)) <= 2
-                ):
-                    found.extend(by_word[cand])
-            if found:
-                hits[word] = _split(found, negated, FUZZY_STRENGTH)
+        cutoffs = np.array([_fuzzy_cutoff(len(w)) for w in unmatched])[:, None]
+        found_at: dict[int, list[int]] = {}
+        for row, col in zip(*np.nonzero(scores >= cutoffs), strict=True):
+            word, cand = unmatched[row], candidates[col]
+            # Typos rarely hit the first letter; look-alikes often differ there.
+            if cand[0] == word[0] and abs(len(cand) - len(word)) <= 2:
+                found_at.setdefault(int(row), []).extend(by_word[cand])
+        for row, found in found_at.items():
+            hits[unmatched[row]] = _split(found, negated, FUZZY_STRENGTH)
     return hits
 
 
@@ -215,9 +221,13 @@ def assess(card: Card, answer: str) -> Assessment:
             "the answer matches none of the reference points (off-topic, or another language?)"
         )
     total = sum(p.total for p in prepared.points) or 1.0
-    breadth = max(0.0, matched - denied) / total
+    # Breadth is for references written as prose (one section): their points are sentences
+    # of a model answer, often alternatives. A checklist in titled sections is graded per point.
+    sectioned = len({p.point.id.split(".", 1)[0] for p in prepared.points}) > 1
+    breadth = 0.0 if sectioned else max(0.0, matched - denied) / total
     answer_stems = " ".join(t.stem for t in tokens if t.word not in STOP_WORDS)
-    similarity = fuzz.token_set_ratio(prepared.reference_stems, answer_stems) / 100.0
+    # token_sort, not token_set: a fragment of the reference is not "similar" to all of it.
+    similarity = fuzz.token_sort_ratio(prepared.reference_stems, answer_stems) / 100.0
     return Assessment(results, warnings, round(breadth, 4), round(similarity, 4))
 
 

@@ -5,9 +5,11 @@ Coverage blends three signals, each within 0-1:
 - the mean of the points' credits, less a penalty for each point that the answer denies;
 - breadth, the share of the card's whole key-term weight that the answer matched: a
   reference often lists alternatives ("name two of ..."), so an answer that matches a good
-  share of it overall is credited even where it is spread thinly over the points;
-- similarity, the rapidfuzz token-set similarity of the whole answer to the whole reference,
-  which rewards wording close to the reference beyond the key terms.
+  share of it overall is credited even where it is spread thinly over the points (only for
+  references in one section: a checklist in titled sections is graded point by point);
+- similarity, the rapidfuzz token-sort similarity of the whole answer to the whole reference
+  (content-word stems), above a floor that unrelated texts reach: it rewards answers worded
+  close to the reference beyond the key terms.
 
 The constants and thresholds were fitted on the labelled data in ``../shared/data`` (see
 README "Calibration"); strictness moves the thresholds all at once.
@@ -24,20 +26,20 @@ from grader.result import PointResult
 Strictness = Literal["lenient", "normal", "strict"]
 STRICTNESS_SHIFT: dict[str, float] = {"lenient": -0.07, "normal": 0.0, "strict": 0.07}
 CONTRADICTION_PENALTY = 1.0  # a denied point costs as much as a covered one earns
-BREADTH_SATURATION = 0.4  # matching this share of all key-term weight ...
-BREADTH_CREDIT = 0.9  # ... earns at least this coverage
-SIMILARITY_WEIGHT = 0.1
-SIMILARITY_FLOOR = 0.5  # off-topic answers still share words: only similarity above this counts
+BREADTH_SATURATION = 0.25  # matching this share of all key-term weight ...
+BREADTH_CREDIT = 0.7  # ... earns at least this coverage
+SIMILARITY_WEIGHT = 0.3
+SIMILARITY_FLOOR = 0.3  # unrelated texts still share some words: only the excess counts
 
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     """The lowest coverage that earns a 2, 3, 4 and 5."""
 
-    two: float = 0.10
-    three: float = 0.16
-    four: float = 0.44
-    five: float = 0.80
+    two: float = 0.04
+    three: float = 0.20
+    four: float = 0.50
+    five: float = 0.68
 
     def __post_init__(self) -> None:
         values = (self.two, self.three, self.four, self.five)

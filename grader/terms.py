@@ -21,6 +21,7 @@ from grader.text import (
     Token,
     content_tokens,
     negated_positions,
+    stem,
     tokenize,
 )
 
@@ -70,6 +71,9 @@ class PreparedCard:
     points: tuple[PreparedPoint, ...]
     words: tuple[str, ...]  # distinct term words, for one fuzzy pass over the answer
     reference_stems: str  # the content stems of all points, for whole-answer similarity
+    compounds: frozenset[str]  # term words that an answer may write as two or three words
+    word_stems: tuple[tuple[str, str], ...]  # (word, stem) of every term word
+    stems: frozenset[str]
 
 
 def _point_tokens(text: str) -> tuple[list[Token], set[int], set[int]]:
@@ -143,4 +147,15 @@ def prepare(card: Card) -> PreparedCard:
     stems = " ".join(
         t.stem for p in card.points for t in tokenize(p.text) if t.word not in STOP_WORDS
     )
-    return PreparedCard(card, tuple(prepared), tuple(words), stems)
+    # Any term may be split in an answer ("auto scaling", "data set", "round robin").
+    compounds = frozenset(words)
+    word_stems = tuple((w, stem(w)) for w in words)
+    return PreparedCard(
+        card,
+        tuple(prepared),
+        tuple(words),
+        stems,
+        compounds,
+        word_stems,
+        frozenset(s for _, s in word_stems),
+    )

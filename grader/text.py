@@ -9,95 +9,78 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import Stemmer
 
 _STEMMER = Stemmer.Stemmer("english")
 
 
-def _words(text: str) -> list[str]:
-    return text.split()
-
-
 # Words that carry no content of their own in a reference point or an answer.
 STOP_WORDS: frozenset[str] = frozenset(
-    _words(
-        """
-        a about above after against am an and any are as at be been being below between both but
-        by can could did does doing down during e eg etc for from further had has have having he
-        her here hers him his how i ie if in into is it its itself let lets may me might my nor
-        of off on onto or our ours out over per she should so some such than that the their
-        theirs them then there these they this those thus to too under until up upon us via was
-        we were what whatever when where whether which who whom whose why will with would you
-        your yours thing things something anything lot lots really basically actually kind sort
-        maybe possibly probably also just very
-        """
-    )
+    """
+    a about above after against am an and any are as at be been being below between both but
+    by can could did does doing down during e eg etc for from further had has have having he
+    her here hers him his how i ie if in into is it its itself let lets may me might my nor
+    of off on onto or our ours out over per she should so some such than that the their
+    theirs them then there these they this those thus to too under until up upon us via was
+    we were what whatever when where whether which who whom whose why will with would you
+    your yours thing things something anything lot lots really basically actually kind sort
+    maybe possibly probably also just very
+""".split()
 )
 
 # Common verbs and fillers that appear in many points ("use", "ensure", ...): kept as terms
 # only with a small weight, since an answer can say the same thing without them.
 GENERIC_WORDS: frozenset[str] = frozenset(
-    _words(
-        """
-        use used using uses ensure ensuring ensures implement implementing set setting sets all
-        any each every few more most much other others same own one ones two way ways need needs
-        needed want wants make makes made sure again also already always enable enabling provide
-        providing allow allows take taking check checking look looking new old based good better
-        best well able apply applying help helps include including consider considering keep
-        keeping handle handling go going done do
-        """
-    )
+    """
+    use used using uses ensure ensuring ensures implement implementing set setting sets all
+    any each every few more most much other others same own one ones two way ways need needs
+    needed want wants make makes made sure again also already always enable enabling provide
+    providing allow allows take taking check checking look looking new old based good better
+    best well able apply applying help helps include including consider considering keep
+    keeping handle handling go going done do
+""".split()
 )
 
 # Cues that negate what follows them within a clause.
 NEGATION_CUES: frozenset[str] = frozenset(
-    _words(
-        """
-        no not never without neither nor none nothing cannot cant dont doesnt didnt isnt arent
-        wasnt werent wont wouldnt shouldnt couldnt mustnt neednt hardly skip skipping avoid
-        instead rather unnecessary
-        """
-    )
+    """
+    no not never without neither nor none nothing cannot cant dont doesnt didnt isnt arent
+    wasnt werent wont wouldnt shouldnt couldnt mustnt neednt hardly skip skipping avoid
+    instead rather unnecessary
+""".split()
 )
 
 # Predicates that, after a term in the same clause, deny it ("drift monitoring is not necessary").
 NEGATIVE_PREDICATES: frozenset[str] = frozenset(
-    _words(
-        """
-        unnecessary impossible useless pointless irrelevant overkill needless risky dangerous
-        harmful wasteful counterproductive
-        """
-    )
+    """
+    unnecessary impossible useless pointless irrelevant overkill needless risky dangerous
+    harmful wasteful counterproductive
+""".split()
 )
 DENIED_AFTER_NOT: frozenset[str] = frozenset(
-    _words(
-        """
-        necessary needed required useful important possible worth matter matters helpful
-        relevant needful essential an issue a problem advisable recommended
-        """
-    )
+    """
+    necessary needed required useful important possible worth matter matters helpful
+    relevant needful essential an issue a problem advisable recommended
+""".split()
 )
 
 BE_FORMS: frozenset[str] = frozenset(
-    _words(
-        """
-        is are was were be been being
-        """
-    )
+    """
+    is are was were be been being
+""".split()
 )
 
 # Words that close a negation's scope.
 CLAUSE_BREAKS: frozenset[str] = frozenset(
-    _words(
-        """
-        but however although though whereas yet because so then while since instead
-        """
-    )
+    """
+    but however although though whereas yet because so then while since instead
+""".split()
 )
 
+_CLAUSE_BREAK_RE = re.compile(r"[.!?;:\n•|,()]")
 _TOKEN_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _SENTENCE_RE = re.compile(r"[^.!?;:\n•|]+(?:[.!?;:\n•|]+|$)")
 _QUOTE_TABLE = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
@@ -130,8 +113,14 @@ def stem(word: str) -> str:
     return str(_STEMMER.stemWord(word))
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+@lru_cache(maxsize=65536)
+def analyse(raw: str) -> tuple[str, str]:
+    """(folded word, stem) of a raw word, cached: answers reuse most of their words."""
+    word = fold(raw)
+    return word, stem(word)
+
+
+class Token(NamedTuple):
     """One word of a text: its folded form, stem and character offsets in the original."""
 
     word: str
@@ -156,21 +145,24 @@ def tokenize(text: str, *, compounds: bool = False) -> list[Token]:
     clause = 0
     pos = 0
     parts = 0
+    search_break = _CLAUSE_BREAK_RE.search
     for match in _TOKEN_RE.finditer(text):
-        gap = text[pos : match.start()]
-        if compounds and tokens and gap == "-" and parts < 3:
-            prev = tokens[-1]
-            word = prev.word + fold(match.group())
-            tokens[-1] = Token(word, stem(word), prev.start, match.end(), prev.clause)
-            parts += 1
-            pos = match.end()
-            continue
+        start, end = match.span()
+        if start != pos + 1 or text[pos] != " ":  # fast path: a single space between words
+            gap = text[pos:start]
+            if compounds and tokens and gap == "-" and parts < 3:
+                prev = tokens[-1]
+                word = prev.word + fold(match.group())
+                tokens[-1] = Token(word, stem(word), prev.start, end, prev.clause)
+                parts += 1
+                pos = end
+                continue
+            if tokens and search_break(gap):
+                clause += 1
         parts = 1
-        if tokens and any(c in gap for c in ".!?;:\n•|,()"):
-            clause += 1
-        word = fold(match.group())
-        tokens.append(Token(word, stem(word), match.start(), match.end(), clause))
-        pos = match.end()
+        word, stemmed = analyse(match.group())
+        tokens.append(Token(word, stemmed, start, end, clause))
+        pos = end
     return tokens
 
 

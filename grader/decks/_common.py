@@ -24,7 +24,7 @@ _SLUG_STOP = frozenset(
     shall should so some such suppose than that the their them then there these they this
     those to too up us was we well were weve what when where which while who why will with
     would you your youre youve
-    """.split()  # noqa: SIM905 (a word list reads better as text)
+    """.split()
 )
 
 

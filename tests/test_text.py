@@ -1,0 +1,71 @@
+"""Normalising text: folding, tokens with offsets, negation scope, splitting references."""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grader.split import split_points
+from grader.text import negated_positions, normalise, tokenize
+
+
+def test_normalise_folds_case_accents_and_curly_quotes() -> None:
+    assert normalise("Let’s Überprüfen the CAFÉ") == "lets uberprufen the cafe"
+
+
+def test_hyphens_and_slashes_split_words() -> None:
+    assert normalise("A/B blue-green") == "a b blue green"
+
+
+def test_compounds_join_hyphenated_words_on_request() -> None:
+    assert [t.word for t in tokenize("auto-scaling end-to-end", compounds=True)] == [
+        "autoscaling",
+        "endtoend",
+    ]
+
+
+def test_number_words_match_digits() -> None:
+    assert normalise("two children") == normalise("2 children")
+
+
+def test_token_offsets_point_into_the_original_text() -> None:
+    text = "Let’s  monitor\tdrift—now"
+    for token in tokenize(text):
+        assert text[token.start : token.end].casefold().replace("’", "") == token.word
+
+
+def test_negation_covers_the_rest_of_its_clause_only() -> None:
+    tokens = tokenize("no need to retrain the model, but monitor drift")
+    negated = {tokens[i].word for i in negated_positions(tokens)}
+    assert {"retrain", "model"} <= negated
+    assert "monitor" not in negated and "drift" not in negated
+
+
+def test_denying_predicate_negates_what_came_before() -> None:
+    tokens = tokenize("Drift monitoring is not necessary. Retrain often.")
+    negated = {tokens[i].word for i in negated_positions(tokens)}
+    assert {"drift", "monitoring"} <= negated
+    assert "retrain" not in negated
+
+
+def test_split_points_by_lines_bullets_and_sentences() -> None:
+    text = "1. Package the model with preprocessing.\n- Monitor drift over time. Retrain it weekly."
+    assert split_points(text) == [
+        "Package the model with preprocessing.",
+        "Monitor drift over time.",
+        "Retrain it weekly.",
+    ]
+
+
+def test_split_points_joins_fragments_too_short_to_grade() -> None:
+    assert split_points("Yes. Because the base case is missing.") == [
+        "Yes. Because the base case is missing."
+    ]
+
+
+@given(st.text())
+def test_tokenize_never_fails_and_offsets_are_ordered(text: str) -> None:
+    tokens = tokenize(text)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(tokens))
