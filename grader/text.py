@@ -28,7 +28,7 @@ STOP_WORDS: frozenset[str] = frozenset(
     we were what whatever when where whether which who whom whose why will with would you
     your yours thing things something anything lot lots really basically actually kind sort
     maybe possibly probably also just very
-""".split()
+    """.split()
 )
 
 # Common verbs and fillers that appear in many points ("use", "ensure", ...): kept as terms
@@ -41,7 +41,7 @@ GENERIC_WORDS: frozenset[str] = frozenset(
     providing allow allows take taking check checking look looking new old based good better
     best well able apply applying help helps include including consider considering keep
     keeping handle handling go going done do
-""".split()
+    """.split()
 )
 
 # Cues that negate what follows them within a clause.
@@ -50,7 +50,7 @@ NEGATION_CUES: frozenset[str] = frozenset(
     no not never without neither nor none nothing cannot cant dont doesnt didnt isnt arent
     wasnt werent wont wouldnt shouldnt couldnt mustnt neednt hardly skip skipping avoid
     instead rather unnecessary
-""".split()
+    """.split()
 )
 
 # Predicates that, after a term in the same clause, deny it ("drift monitoring is not necessary").
@@ -58,26 +58,26 @@ NEGATIVE_PREDICATES: frozenset[str] = frozenset(
     """
     unnecessary impossible useless pointless irrelevant overkill needless risky dangerous
     harmful wasteful counterproductive
-""".split()
+    """.split()
 )
 DENIED_AFTER_NOT: frozenset[str] = frozenset(
     """
     necessary needed required useful important possible worth matter matters helpful
     relevant needful essential an issue a problem advisable recommended
-""".split()
+    """.split()
 )
 
 BE_FORMS: frozenset[str] = frozenset(
     """
     is are was were be been being
-""".split()
+    """.split()
 )
 
 # Words that close a negation's scope.
 CLAUSE_BREAKS: frozenset[str] = frozenset(
     """
     but however although though whereas yet because so then while since instead
-""".split()
+    """.split()
 )
 
 _CLAUSE_BREAK_RE = re.compile(r"[.!?;:\n•|,()]")
