@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -103,13 +103,14 @@ def _stems(text: str) -> set[str]:
     return {t.stem for t in tokenize(text) if t.word not in STOP_WORDS and not t.word.isdigit()}
 
 
-def point_vocabulary(point: Point) -> set[str]:
+@lru_cache(maxsize=4096)
+def point_vocabulary(point: Point) -> frozenset[str]:
     """The content stems of a point's text and its aliases."""
     words = [point.text]
     for alias in point.aliases:
         words.append(alias.term)
         words.extend(alias.alternatives)
-    return set().union(*(_stems(w) for w in words))
+    return frozenset(set().union(*(_stems(w) for w in words)))
 
 
 def _stem_matches(a: str, b: str) -> bool:
@@ -140,12 +141,12 @@ def relatedness(quote: str, point: Point, *, common: Collection[str] = ()) -> fl
 _GENERIC_STEMS = {stem(w) for w in GENERIC_WORDS}
 
 
-def common_stems(points: Iterable[Point]) -> set[str]:
+@lru_cache(maxsize=1024)
+def common_stems(points: tuple[Point, ...]) -> frozenset[str]:
     """Stems shared by more than a third of the points (at least two): weak evidence alone."""
     counts: dict[str, int] = {}
-    pts = list(points)
-    for p in pts:
+    for p in points:
         for s in point_vocabulary(p):
             counts[s] = counts.get(s, 0) + 1
-    limit = max(2, len(pts) // 3 + 1)
-    return {s for s, n in counts.items() if n >= limit}
+    limit = max(2, len(points) // 3 + 1)
+    return frozenset(s for s, n in counts.items() if n >= limit)

@@ -54,7 +54,8 @@ def grade(
         return result
     from grader import llm_grade  # the LLM rubric is optional: loaded only when used
 
-    run = llm_grade.Run(card, answer, result, llm, strictness=strictness, thresholds=thresholds)
+    run = llm_grade.Run(card, answer, llm, strictness=strictness, thresholds=thresholds)
+    run.fuzzy = result
     if run.skip:
         return run.fallback("the answer is empty")
     try:
@@ -73,16 +74,26 @@ async def grade_async(
     thresholds: Thresholds | None = None,
 ) -> GradeResult:
     """The same as :func:`grade`, awaiting an async LLM client so the event loop stays free."""
-    result = fuzzy_grade(card, answer, strictness=strictness, thresholds=thresholds)
     if llm is None:
-        return result
+        return fuzzy_grade(card, answer, strictness=strictness, thresholds=thresholds)
+    import asyncio
+
     from grader import llm_grade
 
-    run = llm_grade.Run(card, answer, result, llm, strictness=strictness, thresholds=thresholds)
+    run = llm_grade.Run(card, answer, llm, strictness=strictness, thresholds=thresholds)
     if run.skip:
+        run.fuzzy = fuzzy_grade(card, answer, strictness=strictness, thresholds=thresholds)
         return run.fallback("the answer is empty")
+    # Send the request first, then grade fuzzily while the model works.
+    request = asyncio.ensure_future(llm.complete(run.messages, key=run.key, deadline=run.deadline))
     try:
-        reply = await llm.complete(run.messages, key=run.key, deadline=run.deadline)
+        await asyncio.sleep(0)
+        run.fuzzy = fuzzy_grade(card, answer, strictness=strictness, thresholds=thresholds)
+    except BaseException:
+        request.cancel()
+        raise
+    try:
+        reply = await request
     except Exception as exc:  # never fail because the LLM did
         return run.failed(exc)
     return run.finish(reply)

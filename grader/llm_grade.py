@@ -27,7 +27,6 @@ class Run:
         self,
         card: Card,
         answer: str,
-        fuzzy: GradeResult,
         llm: Any,
         *,
         strictness: Strictness,
@@ -35,14 +34,36 @@ class Run:
     ) -> None:
         self.started = time.monotonic()
         self.deadline = self.started + float(llm.timeout)  # one budget for the whole call
-        self.card, self.answer, self.fuzzy, self.llm = card, answer, fuzzy, llm
+        self.card, self.answer, self.llm = card, answer, llm
         self.strictness, self.thresholds = strictness, thresholds
-        self.version = f"{fuzzy.grader_version}+prompt.{PROMPT_VERSION}"
         self.skip = not answer.strip()
         self.messages = [] if self.skip else messages(card, answer)
         self.key = cache_key(card, answer, model=str(llm.model))
         self.directives = find_directives(answer)
-        self.base = self._guarded() if self.directives else fuzzy
+        self._fuzzy: GradeResult | None = None
+        self._base: GradeResult | None = None
+
+    @property
+    def fuzzy(self) -> GradeResult:
+        """The fuzzy-only grade of the answer (set by the caller, maybe while the LLM works)."""
+        if self._fuzzy is None:
+            raise RuntimeError("Run.fuzzy is not set")
+        return self._fuzzy
+
+    @fuzzy.setter
+    def fuzzy(self, result: GradeResult) -> None:
+        self._fuzzy, self._base = result, None
+
+    @property
+    def version(self) -> str:
+        return f"{self.fuzzy.grader_version}+prompt.{PROMPT_VERSION}"
+
+    @property
+    def base(self) -> GradeResult:
+        """What the LLM may add to: the fuzzy grade, without grader-directed text."""
+        if self._base is None:
+            self._base = self._guarded() if self.directives else self.fuzzy
+        return self._base
 
     def _guarded(self) -> GradeResult:
         """The fuzzy grade with the grader-directed text blanked out: it earns nothing."""

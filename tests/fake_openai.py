@@ -144,6 +144,27 @@ def all_covered(quote: Callable[[Call, str], str] | str = "answer", **kw: Any) -
     return grader(lambda call: {pid: ("covered", pick(call, pid)) for pid in call.points}, **kw)
 
 
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) >= 4}
+
+
+def keyword_grader(**kw: Any) -> Behaviour:
+    """A plausible model: a point is covered by the answer sentence sharing two or more
+    longer words with it (quoted verbatim), partial with one, else missing."""
+
+    def decide(call: Call) -> dict[str, tuple[str, str | None]]:
+        sentences = [s for s in re.split(r"(?<=[.!?;])\s+|\n+", call.answer) if s.strip()]
+        out: dict[str, tuple[str, str | None]] = {}
+        for pid, text in call.points.items():
+            best = max(sentences, key=lambda s: len(_words(s) & _words(text)), default="")
+            shared = len(_words(best) & _words(text))
+            if shared:
+                out[pid] = ("covered" if shared >= 2 else "partial", best.strip())
+        return out
+
+    return grader(decide, **kw)
+
+
 def status(
     code: int,
     message: str = "error",

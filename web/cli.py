@@ -269,7 +269,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_llm_check(args: argparse.Namespace) -> int:
-    raise CliError("llm-check: not implemented yet")
+    """Send one small request: model, latency, and whether structured output works."""
+    from grader.llm import LLMError
+    from grader.rubric import ReplyError, first_object
+
+    client = _llm_client(True)
+    try:
+        reply = client.check()
+    except LLMError as exc:
+        raise CliError(f"llm-check: {exc}") from None
+    finally:
+        client.close()
+    structured = {
+        "json_schema": "yes (json_schema)",
+        "json_object": "no: JSON mode only (json_object)",
+        "text": "no: plain text, JSON parsed from the reply",
+    }[reply.mode]
+    print(f"model: {client.model}")
+    print(f"endpoint: {client.base_url or 'OpenAI default'}")
+    print(f"latency: {reply.latency_ms} ms")
+    print(f"structured output: {structured}")
+    print(f"tokens: {reply.prompt_tokens} prompt, {reply.completion_tokens} completion")
+    try:
+        first_object(reply.content)
+        print("reply: JSON")
+    except ReplyError as exc:
+        print(f"reply: unusable ({exc})")
+        return 1
+    return 0
 
 
 # --- parser ---------------------------------------------------------------------------------
