@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -36,6 +37,23 @@ class Metrics:
             "Gradings where an LLM was configured but the fuzzy grade was used.",
             registry=self.registry,
         )
+        self.llm_tokens = Counter(
+            "flashgrade_llm_tokens_total",
+            "Tokens spent on the LLM rubric (cached replies spend none), by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.llm_latency = Histogram(
+            "flashgrade_llm_latency_seconds",
+            "Time the LLM rubric took per grading (requests sent, not cache hits).",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.llm_cache_hits = Counter(
+            "flashgrade_llm_cache_hits_total",
+            "Gradings answered from the LLM cache instead of the endpoint.",
+            registry=self.registry,
+        )
         self.attempts = Counter(
             "flashgrade_attempts_total", "Attempts stored.", registry=self.registry
         )
@@ -57,6 +75,19 @@ class Metrics:
             self.grades.labels(method)
         for direction in ("up", "down"):
             self.overrides.labels(direction)
+        for kind in ("prompt", "completion"):
+            self.llm_tokens.labels(kind)
+
+    def record_llm(self, usage: dict[str, Any] | None) -> None:
+        """Count one grading's LLM usage (``GradeResult.llm_usage``): tokens and latency."""
+        if not usage:
+            return
+        if usage.get("cached"):
+            self.llm_cache_hits.inc()
+            return
+        self.llm_tokens.labels("prompt").inc(int(usage.get("prompt_tokens") or 0))
+        self.llm_tokens.labels("completion").inc(int(usage.get("completion_tokens") or 0))
+        self.llm_latency.observe(float(usage.get("latency_ms") or 0) / 1000)
 
     def record_score(self, *, suggested: int, final: int) -> None:
         self.scores.labels(str(final)).inc()

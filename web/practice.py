@@ -142,6 +142,7 @@ class Practice:
         self.metrics.grades.labels(result.method).inc()
         if llm is not None and result.method != "llm":
             self.metrics.llm_fallbacks.inc()
+        self.metrics.record_llm(result.llm_usage)
         return Graded(deck, card, result, self.suggest(deck, card, result))
 
     async def submit(
