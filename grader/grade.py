@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from grader.cards import Card
@@ -58,6 +59,8 @@ def grade(
     run.fuzzy = result
     if run.skip:
         return run.fallback("the answer is empty")
+    if inspect.iscoroutinefunction(getattr(llm, "complete", None)):
+        return run.fallback("grade() was given an async client; use grade_async()")
     try:
         reply = llm.complete(run.messages, key=run.key, deadline=run.deadline)
     except Exception as exc:  # never fail because the LLM did
@@ -85,7 +88,11 @@ async def grade_async(
         run.fuzzy = fuzzy_grade(card, answer, strictness=strictness, thresholds=thresholds)
         return run.fallback("the answer is empty")
     # Send the request first, then grade fuzzily while the model works.
-    request = asyncio.ensure_future(llm.complete(run.messages, key=run.key, deadline=run.deadline))
+    kwargs = {"key": run.key, "deadline": run.deadline}
+    if inspect.iscoroutinefunction(getattr(llm, "complete", None)):
+        request = asyncio.ensure_future(llm.complete(run.messages, **kwargs))
+    else:  # a sync client: keep the event loop free all the same
+        request = asyncio.ensure_future(asyncio.to_thread(llm.complete, run.messages, **kwargs))
     try:
         await asyncio.sleep(0)
         run.fuzzy = fuzzy_grade(card, answer, strictness=strictness, thresholds=thresholds)

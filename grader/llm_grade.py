@@ -6,6 +6,7 @@ failure ends in the fuzzy grade with a warning that says why.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import replace
 from typing import Any
@@ -18,6 +19,7 @@ from grader.scoring import Strictness, Thresholds
 from grader.verify import blank, directive_warning, merge
 
 _NO_MATCH = "the answer matches none of the reference points"
+log = logging.getLogger(__name__)
 
 
 class Run:
@@ -118,6 +120,13 @@ class Run:
 
     def finish(self, reply: Any) -> GradeResult:
         """Validate and verify the reply, merge it with the fuzzy statuses, score in code."""
+        try:
+            return self._finish(reply)
+        except Exception as exc:  # a bug here must not cost the person their grade
+            log.exception("LLM rubric: the reply could not be used")
+            return self.fallback(f"internal error: {type(exc).__name__}")
+
+    def _finish(self, reply: Any) -> GradeResult:
         try:
             parsed = parse_reply(reply.content, self.card)
         except ReplyError as exc:

@@ -317,3 +317,12 @@ def test_async_client_grades_like_the_sync_one(fake: FakeOpenAI) -> None:
 def test_an_empty_answer_is_not_sent(fake: FakeOpenAI) -> None:
     result = grade(CARD, "   ", llm=client(fake))
     assert fake.count == 0 and result.score == 1 and result.method == "fuzzy"
+
+
+def test_clients_given_to_the_wrong_grade_function_never_break_grading(fake: FakeOpenAI) -> None:
+    fake.script(PARAPHRASE)
+    sync_result = asyncio.run(grade_async(CARD, ANSWER, llm=client(fake)))
+    assert sync_result.method == "llm"  # run in a thread, the event loop stays free
+    async_client = AsyncLLMClient(model="m", base_url=fake.url, api_key=KEY, timeout=1.0)
+    result = grade(CARD, ANSWER, llm=async_client)
+    assert result.method == "fuzzy" and any("grade_async" in w for w in result.warnings)
