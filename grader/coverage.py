@@ -10,8 +10,8 @@ terms occur only negated is marked as contradicted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -30,8 +30,9 @@ CONTRADICTED_SHARE = 0.25
 MAX_TOKENS = 20_000  # longer answers are graded on their first words; said in a warning
 
 
-@dataclass(frozen=True, slots=True)
-class _Hits:
+class _Hits(NamedTuple):
+    """Token positions where a term occurs, split by polarity, and the match's strength."""
+
     positive: tuple[int, ...]
     negated: tuple[int, ...]
     strength: float
@@ -43,8 +44,9 @@ def _fuzzy_cutoff(length: int) -> float:
 
 def _find_terms(prepared: PreparedCard, tokens: list[Token], negated: set[int]) -> dict[str, _Hits]:
     """Where each of the card's term words occurs in the answer."""
-    by_stem: dict[str, list[int]] = {}
-    by_word: dict[str, list[int]] = {}
+    by_stem: dict[str, list[int]] = {}  # term stems only: positions, in order
+    by_word: dict[str, list[int]] = {}  # every answer word, for the fuzzy pass
+    joins: dict[str, list[int]] = {}  # neighbours joined into a term word
     compounds = prepared.compounds
     stems = prepared.stems
     prev = prev2 = None
@@ -53,25 +55,29 @@ def _find_terms(prepared: PreparedCard, tokens: list[Token], negated: set[int]) 
             by_stem.setdefault(tok.stem, []).append(i)
         by_word.setdefault(tok.word, []).append(i)
         # Joined neighbours match compounds: "auto scaling", "blue/green" -> "autoscaling", ...
-        if compounds and prev is not None and prev.clause == tok.clause:
+        if prev is not None and prev.clause == tok.clause:
             joined = prev.word + tok.word
             if joined in compounds:
-                by_word.setdefault(joined, []).append(i - 1)
+                joins.setdefault(joined, []).append(i - 1)
             if prev2 is not None and prev2.clause == tok.clause:
                 joined = prev2.word + joined
                 if joined in compounds:
-                    by_word.setdefault(joined, []).append(i - 2)
+                    joins.setdefault(joined, []).append(i - 2)
         prev2, prev = prev, tok
 
     hits: dict[str, _Hits] = {}
     unmatched: list[str] = []
     for word, word_stem in prepared.word_stems:
-        found = by_stem.get(word_stem, []) + by_word.get(word, [])
+        found = by_stem.get(word_stem)
+        joined_at = joins.get(word)
+        if joined_at:
+            found = sorted(set(joined_at).union(found or ()))
         if found:
             hits[word] = _split(found, negated, 1.0)
         elif len(word) >= 5 and word.isalpha():
             unmatched.append(word)
 
+    by_word.update(joins)
     candidates = [w for w in by_word if len(w) >= 4 and w not in hits and w.isalpha()]
     if unmatched and candidates:
         scores = process.cdist(unmatched, candidates, scorer=fuzz.ratio, score_cutoff=80.0)
@@ -82,16 +88,18 @@ def _find_terms(prepared: PreparedCard, tokens: list[Token], negated: set[int]) 
             # Typos rarely hit the first letter; look-alikes often differ there.
             if cand[0] == word[0] and abs(len(cand) - len(word)) <= 2:
                 found_at.setdefault(int(row), []).extend(by_word[cand])
-        for row, found in found_at.items():
-            hits[unmatched[row]] = _split(found, negated, FUZZY_STRENGTH)
+        for row, positions in found_at.items():
+            hits[unmatched[row]] = _split(sorted(set(positions)), negated, FUZZY_STRENGTH)
     return hits
 
 
-def _split(found: Iterable[int], negated: set[int], strength: float) -> _Hits:
-    unique = sorted(set(found))
+def _split(found: list[int], negated: set[int], strength: float) -> _Hits:
+    """Positions (sorted, distinct) split by polarity."""
+    if not negated:
+        return _Hits(tuple(found), (), strength)
     return _Hits(
-        tuple(i for i in unique if i not in negated),
-        tuple(i for i in unique if i in negated),
+        tuple(i for i in found if i not in negated),
+        tuple(i for i in found if i in negated),
         strength,
     )
 
@@ -118,7 +126,11 @@ def _alias_hits(
 
 
 def _assess_point(
-    point: PreparedPoint, hits: dict[str, _Hits], tokens: list[Token], negated: set[int]
+    point: PreparedPoint,
+    hits: dict[str, _Hits],
+    answer: str,
+    tokens: list[Token],
+    negated: set[int],
 ) -> tuple[PointResult, float]:
     """The point's result, and the term weight that the answer matched (0 if denied)."""
     alias_stems, alias_where = _alias_hits(point, tokens, negated)
@@ -163,7 +175,8 @@ def _assess_point(
     status: Status = (
         "covered" if credit >= COVERED_AT else "partial" if credit >= PARTIAL_AT else "missing"
     )
-    evidence, span = _evidence(tokens, where) if status != "missing" else (None, None)
+    span = _evidence_span(tokens, where) if status != "missing" else None
+    evidence = answer[span[0] : span[1]] if span else None
     p = point.point
     result = PointResult(
         p.id, p.section, p.text, status, evidence, span, round(credit, 4), contradicted
@@ -171,15 +184,21 @@ def _assess_point(
     return result, (0.0 if contradicted else min(matched, point.total))
 
 
-def _evidence(tokens: list[Token], where: list[int]) -> tuple[str | None, tuple[int, int] | None]:
+def _evidence_span(tokens: list[Token], where: list[int]) -> tuple[int, int] | None:
     """The stretch of one clause of the answer that holds most of the matched words."""
     if not where:
-        return None, None
-    by_clause: dict[int, list[int]] = {}
-    for i in where:
-        by_clause.setdefault(tokens[i].clause, []).append(i)
-    best = max(by_clause.values(), key=lambda idx: (len(set(idx)), -min(idx)))
-    return None, (tokens[min(best)].start, tokens[max(best)].end)
+        return None
+    spans: dict[int, list[int]] = {}  # clause -> [distinct hits, first index, last index]
+    for i in sorted(set(where)):
+        clause = tokens[i].clause
+        span = spans.get(clause)
+        if span is None:
+            spans[clause] = [1, i, i]
+        else:
+            span[0] += 1
+            span[2] = i
+    _, first, last = max(spans.values(), key=lambda s: (s[0], -s[1]))
+    return tokens[first].start, tokens[last].end
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,12 +228,9 @@ def assess(card: Card, answer: str) -> Assessment:
     results = []
     matched = denied = 0.0
     for point in prepared.points:
-        result, weight = _assess_point(point, hits, tokens, negated)
+        result, weight = _assess_point(point, hits, answer, tokens, negated)
         matched += weight
         denied += point.total if result.contradicted else 0.0
-        if result.span is not None:
-            start, end = result.span
-            result = _with_evidence(result, answer[start:end])
         results.append(result)
     if all(r.status == "missing" for r in results) and not any(r.contradicted for r in results):
         warnings.append(
@@ -223,16 +239,11 @@ def assess(card: Card, answer: str) -> Assessment:
     total = sum(p.total for p in prepared.points) or 1.0
     # Breadth is for references written as prose (one section): their points are sentences
     # of a model answer, often alternatives. A checklist in titled sections is graded per point.
-    sectioned = len({p.point.id.split(".", 1)[0] for p in prepared.points}) > 1
-    breadth = 0.0 if sectioned else max(0.0, matched - denied) / total
+    breadth = 0.0 if prepared.sectioned else max(0.0, matched - denied) / total
     answer_stems = " ".join(t.stem for t in tokens if t.word not in STOP_WORDS)
     # token_sort, not token_set: a fragment of the reference is not "similar" to all of it.
     similarity = fuzz.token_sort_ratio(prepared.reference_stems, answer_stems) / 100.0
     return Assessment(results, warnings, round(breadth, 4), round(similarity, 4))
-
-
-def _with_evidence(result: PointResult, evidence: str) -> PointResult:
-    return replace(result, evidence=evidence)
 
 
 def _missing(point: PreparedPoint) -> PointResult:

@@ -74,6 +74,7 @@ class PreparedCard:
     compounds: frozenset[str]  # term words that an answer may write as two or three words
     word_stems: tuple[tuple[str, str], ...]  # (word, stem) of every term word
     stems: frozenset[str]
+    sectioned: bool  # points in more than one section: a checklist, not prose
 
 
 def _point_tokens(text: str) -> tuple[list[Token], set[int], set[int]]:
@@ -158,4 +159,5 @@ def prepare(card: Card) -> PreparedCard:
         compounds,
         word_stems,
         frozenset(s for _, s in word_stems),
+        len({p.id.split(".", 1)[0] for p in card.points}) > 1,
     )

@@ -67,6 +67,8 @@ DENIED_AFTER_NOT: frozenset[str] = frozenset(
     """.split()
 )
 
+_ANY_CUE = NEGATION_CUES | NEGATIVE_PREDICATES
+
 BE_FORMS: frozenset[str] = frozenset(
     """
     is are was were be been being
@@ -130,6 +132,10 @@ class Token(NamedTuple):
     clause: int  # index of the clause (sentence part) it belongs to
 
 
+# NamedTuple's own __new__ is Python code; tuple.__new__ builds the same object faster.
+_new_token = tuple.__new__
+
+
 def normalise(text: str) -> str:
     """Folded, space-separated words of ``text`` (for comparisons and cache keys)."""
     return " ".join(fold(m.group()) for m in _TOKEN_RE.finditer(text))
@@ -142,6 +148,7 @@ def tokenize(text: str, *, compounds: bool = False) -> list[Token]:
     token, "autoscaling", so that "scaling" alone does not stand for it.
     """
     tokens: list[Token] = []
+    append = tokens.append
     clause = 0
     pos = 0
     parts = 0
@@ -161,7 +168,7 @@ def tokenize(text: str, *, compounds: bool = False) -> list[Token]:
                 clause += 1
         parts = 1
         word, stemmed = analyse(match.group())
-        tokens.append(Token(word, stemmed, start, end, clause))
+        append(_new_token(Token, (word, stemmed, start, end, clause)))
         pos = end
     return tokens
 
@@ -197,6 +204,8 @@ def negated_positions(tokens: list[Token]) -> set[int]:
     n = len(tokens)
     for i, tok in enumerate(tokens):
         word = tok.word
+        if word not in _ANY_CUE:
+            continue
         if word in NEGATION_CUES:
             if word in ("instead", "rather") and i + 1 < n and tokens[i + 1].word != "of":
                 continue
