@@ -45,7 +45,6 @@ def _fuzzy_cutoff(length: int) -> float:
 def _find_terms(prepared: PreparedCard, tokens: list[Token], negated: set[int]) -> dict[str, _Hits]:
     """Where each of the card's term words occurs in the answer."""
     by_stem: dict[str, list[int]] = {}  # term stems only: positions, in order
-    by_word: dict[str, list[int]] = {}  # every answer word, for the fuzzy pass
     joins: dict[str, list[int]] = {}  # neighbours joined into a term word
     compounds = prepared.compounds
     stems = prepared.stems
@@ -53,7 +52,6 @@ def _find_terms(prepared: PreparedCard, tokens: list[Token], negated: set[int]) 
     for i, tok in enumerate(tokens):
         if tok.stem in stems:
             by_stem.setdefault(tok.stem, []).append(i)
-        by_word.setdefault(tok.word, []).append(i)
         # Joined neighbours match compounds: "auto scaling", "blue/green" -> "autoscaling", ...
         if prev is not None and prev.clause == tok.clause:
             joined = prev.word + tok.word
@@ -77,18 +75,21 @@ def _find_terms(prepared: PreparedCard, tokens: list[Token], negated: set[int]) 
         elif len(word) >= 5 and word.isalpha():
             unmatched.append(word)
 
-    by_word.update(joins)
-    candidates = [w for w in by_word if len(w) >= 4 and w not in hits and w.isalpha()]
+    # Typos: one fuzzy pass of the unmatched terms against the answer's other words.
+    candidates = [w for w in {t.word for t in tokens}.union(joins) if len(w) >= 4 and w.isalpha()]
     if unmatched and candidates:
         scores = process.cdist(unmatched, candidates, scorer=fuzz.ratio, score_cutoff=80.0)
         cutoffs = np.array([_fuzzy_cutoff(len(w)) for w in unmatched])[:, None]
-        found_at: dict[int, list[int]] = {}
+        found_at: dict[int, set[str]] = {}
         for row, col in zip(*np.nonzero(scores >= cutoffs), strict=True):
             word, cand = unmatched[row], candidates[col]
             # Typos rarely hit the first letter; look-alikes often differ there.
             if cand[0] == word[0] and abs(len(cand) - len(word)) <= 2:
-                found_at.setdefault(int(row), []).extend(by_word[cand])
-        for row, positions in found_at.items():
+                found_at.setdefault(int(row), set()).add(cand)
+        for row, words in found_at.items():
+            positions = [i for i, t in enumerate(tokens) if t.word in words]
+            for joined in words & joins.keys():
+                positions.extend(joins[joined])
             hits[unmatched[row]] = _split(sorted(set(positions)), negated, FUZZY_STRENGTH)
     return hits
 
