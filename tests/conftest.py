@@ -61,6 +61,7 @@ def web_settings(tmp_path: Path, decks_dir: Path):  # type: ignore[no-untyped-de
         decks_dir=decks_dir,
         fsrs_fuzz=False,
         secret_key=WEB_SECRET,
+        grade_workers=0,  # in-process: no worker start-up per test
     )
 
 

@@ -293,3 +293,13 @@ def test_openapi_documents_every_api_route_with_a_response_model(web_client):
         ok = responses.get("200") or responses.get("201")
         assert "schema" in ok["content"]["application/json"], (method, path)
     assert not any(p.startswith("/decks") for p in spec["paths"])  # pages stay out
+
+
+def test_grade_and_attempt_bodies_match_their_documented_models(web_client):
+    from web.schemas import AttemptOut, GradeOut
+
+    body = {"deck": "mlops", "card": "1", "answer": ANSWER}
+    graded = web_client.post("/api/grade", json=body).json()
+    assert GradeOut.model_validate(graded).model_dump(mode="json") == graded
+    stored = web_client.post("/api/attempts", json=body).json()
+    assert AttemptOut.model_validate(stored).model_dump(mode="json") == stored

@@ -215,3 +215,25 @@ def test_llm_cache_round_trips_through_the_database(web_app):
     assert cache.get("k") is None
     cache.set("k", '{"points": []}')
     assert LLMCache(web_app.state.store).get("k") == '{"points": []}'
+
+
+def test_grading_in_a_worker_process_gives_the_in_process_grade(web_settings):
+    web_settings.grade_workers = 1
+    body = {"deck": "mlops", "card": "1", "answer": "Package the model with preprocessing."}
+    with TestClient(create_app(web_settings)) as client:
+        pooled = client.post("/api/grade", json=body).json()
+    web_settings.grade_workers = 0
+    with TestClient(create_app(web_settings)) as client:
+        inline = client.post("/api/grade", json=body).json()
+    assert pooled == inline
+
+
+def test_attempt_written_by_the_batch_writer_reads_back_typed(web_client, web_app):
+    body = {"deck": "mlops", "card": "1", "answer": "", "seconds": 3}  # empty: a warning
+    attempt_id = web_client.post("/api/attempts", json=body).json()["attempt_id"]
+    attempt = web_app.state.practice.attempt(attempt_id)
+    assert attempt.created_at.tzinfo is not None
+    assert abs(attempt.created_at - datetime.now(UTC)) < timedelta(minutes=1)
+    assert isinstance(attempt.warnings, list) and attempt.warnings
+    assert attempt.seconds == 3 and attempt.final is None and attempt.llm_usage is None
+    assert [p.position for p in attempt.points] == list(range(len(attempt.points)))

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from grader import GRADER_VERSION
 from web.catalog import Catalog
 from web.deps import build_llm
+from web.grading import FuzzyGrader, warm
 from web.metrics import Metrics, MetricsMiddleware
 from web.practice import AnswerTooLong, NotFound, Practice
 from web.routes_api import api, ops
@@ -38,6 +39,7 @@ from web.security import (
 )
 from web.settings import Settings
 from web.store import Store
+from web.writer import AttemptWriter
 
 log = logging.getLogger("web")
 
@@ -59,19 +61,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics()
     catalog = Catalog(settings.decks_dir)
     schedule = Schedule(desired_retention=settings.desired_retention, fuzz=settings.fsrs_fuzz)
-    practice = Practice(settings, store, catalog, schedule, metrics)
+    fuzzy = FuzzyGrader(workers=settings.grade_workers, strictness=settings.strictness)
+    writer = AttemptWriter(store)
+    practice = Practice(settings, store, catalog, schedule, metrics, fuzzy, writer)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.llm = build_llm(settings, store)
         if app.state.llm is not None:
             log.info("LLM grading with model %s", settings.llm_model)
-        warm_up = asyncio.create_task(run_in_threadpool(practice.warm_up))
+        cards = await run_in_threadpool(practice.cards)
+        if fuzzy.workers:
+            await fuzzy.start(cards)  # the workers warm up on these cards
+        else:  # the grader prepares each card once: not on the first person's answer
+            warm_up = asyncio.create_task(run_in_threadpool(warm, cards, settings.strictness))
         try:
             yield
         finally:
-            if not warm_up.done():
+            if not fuzzy.workers and not warm_up.done():
                 warm_up.cancel()
+            await fuzzy.close()
+            await run_in_threadpool(writer.close)
             client = app.state.llm
             close = getattr(client, "aclose", None) or getattr(client, "close", None)
             if close is not None:

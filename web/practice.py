@@ -13,18 +13,17 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, raiseload
-from starlette.concurrency import run_in_threadpool
 
-from grader import Card, CardNotFound, Deck, GradeResult, grade, grade_async
+from grader import Card, CardNotFound, Deck, GradeResult, grade_async
 from web.catalog import Catalog, DeckNotFound
+from web.grading import FuzzyGrader
 from web.metrics import Metrics
 from web.schedule import ReviewInput, Schedule, rating_for
 from web.settings import Settings
-from web.store import Attempt, AttemptPoint, CardState, Review, Store, utcnow
+from web.store import Attempt, CardState, Review, Store, utcnow
+from web.writer import AttemptWriter, insert_attempts
 
 MAX_SECONDS = 24 * 3600.0
-# Fuzzy grading of answers up to this long runs on the event loop; longer ones in a thread.
-INLINE_GRADE_CHARS = 2000
 
 
 class NotFound(LookupError):
@@ -45,6 +44,17 @@ class Graded:
     def to_dict(self) -> dict[str, Any]:
         """The grade object of DESIGN.md, with the suggested score."""
         return {**self.result.to_dict(), "score": self.suggested}
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """A stored attempt: its id and the grade it was given."""
+
+    attempt_id: int
+    graded: Graded
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"attempt_id": self.attempt_id, **self.graded.to_dict()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +99,8 @@ class Practice:
         catalog: Catalog,
         schedule: Schedule,
         metrics: Metrics,
+        fuzzy: FuzzyGrader,
+        writer: AttemptWriter,
         *,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -97,6 +109,8 @@ class Practice:
         self.catalog = catalog
         self.schedule = schedule
         self.metrics = metrics
+        self.fuzzy = fuzzy
+        self.writer = writer
         self.clock = clock
 
     # --- decks and cards ---------------------------------------------------------------------
@@ -132,13 +146,10 @@ class Practice:
         """Grade an answer without storing anything."""
         deck, card = self.card(deck_id, card_key)
         self.check_answer(answer)
-        strictness = self.settings.strictness
         if llm is not None:
-            result = await grade_async(card, answer, llm=llm, strictness=strictness)
-        elif len(answer) <= INLINE_GRADE_CHARS:
-            result = grade(card, answer, strictness=strictness)  # about a millisecond
-        else:  # long answers take up to a few hundred ms: keep the event loop free
-            result = await run_in_threadpool(grade, card, answer, strictness=strictness)
+            result = await grade_async(card, answer, llm=llm, strictness=self.settings.strictness)
+        else:
+            result = await self.fuzzy.grade(card, answer)
         self.metrics.grades.labels(result.method).inc()
         if llm is not None and result.method != "llm":
             self.metrics.llm_fallbacks.inc()
@@ -153,47 +164,57 @@ class Practice:
         *,
         seconds: float | None,
         llm: Any,
-    ) -> Attempt:
+    ) -> Submitted:
         """Grade an answer and store the attempt; it is committed when this returns."""
         graded = await self.grade(deck_id, card_key, answer, llm=llm)
-        return await run_in_threadpool(self.record_attempt, graded, answer, seconds)
+        row, points = self._attempt_rows(graded, answer, seconds)
+        attempt_id = await self.writer.add(row, points)
+        self.metrics.attempts.inc()
+        return Submitted(attempt_id, graded)
 
-    def record_attempt(self, graded: Graded, answer: str, seconds: float | None) -> Attempt:
+    def record_attempt(self, graded: Graded, answer: str, seconds: float | None) -> int:
+        """Store an attempt with its points in a transaction of its own; returns its id."""
+        row, points = self._attempt_rows(graded, answer, seconds)
+        with self.store.write() as session:
+            [attempt_id] = insert_attempts(session, [(row, points)])
+        self.metrics.attempts.inc()
+        return attempt_id
+
+    def _attempt_rows(
+        self, graded: Graded, answer: str, seconds: float | None
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         result = graded.result
         if seconds is not None:
             seconds = min(max(float(seconds), 0.0), MAX_SECONDS)
-        attempt = Attempt(
-            deck_id=graded.deck.id,
-            card_id=graded.card.id,
-            question=graded.card.question,
-            answer=answer,
-            grader_score=result.score,
-            suggested=graded.suggested,
-            coverage=float(result.coverage),
-            method=result.method,
-            grader_version=result.grader_version,
-            warnings=list(result.warnings),
-            llm_usage=result.llm_usage,
-            seconds=seconds,
-            created_at=self.clock(),
-        )
-        attempt.points = [
-            AttemptPoint(
-                position=i,
-                point_id=p.id,
-                section=p.section,
-                text=p.text,
-                status=p.status,
-                evidence=p.evidence,
-                span_start=p.span[0] if p.span else None,
-                span_end=p.span[1] if p.span else None,
-            )
+        row = {
+            "deck_id": graded.deck.id,
+            "card_id": graded.card.id,
+            "question": graded.card.question,
+            "answer": answer,
+            "grader_score": result.score,
+            "suggested": graded.suggested,
+            "coverage": float(result.coverage),
+            "method": result.method,
+            "grader_version": result.grader_version,
+            "warnings": list(result.warnings),
+            "llm_usage": result.llm_usage,
+            "seconds": seconds,
+            "created_at": self.clock(),
+        }
+        points = [
+            {
+                "position": i,
+                "point_id": p.id,
+                "section": p.section,
+                "text": p.text,
+                "status": p.status,
+                "evidence": p.evidence,
+                "span_start": p.span[0] if p.span else None,
+                "span_end": p.span[1] if p.span else None,
+            }
             for i, p in enumerate(result.points)
         ]
-        with self.store.write() as session:
-            session.add(attempt)
-        self.metrics.attempts.inc()
-        return attempt
+        return row, points
 
     # --- attempts ----------------------------------------------------------------------------
 
@@ -350,12 +371,9 @@ class Practice:
         introduced = sum(1 for s in states.values() if s.introduced_at >= today)
         return max(0, self.settings.new_cards_per_day - introduced)
 
-    def warm_up(self) -> None:
-        """Grade a dummy answer on every card once, so that the grader's per-card preparation
-        is not paid by the first person to answer."""
-        for deck in self.catalog.decks():
-            for card in deck.cards:
-                grade(card, "warm up", strictness=self.settings.strictness)
+    def cards(self) -> list[Card]:
+        """Every card of every deck (to warm the grader up with)."""
+        return [card for deck in self.catalog.decks() for card in deck.cards]
 
     def overview(self) -> list[DeckCounts]:
         return [self.counts(deck) for deck in self.catalog.decks()]

@@ -198,7 +198,7 @@ async def submit(
     d, c = practice.card(deck, card)
     answer = answer.replace("\r\n", "\n")  # browsers send a textarea's line ends as CRLF
     try:
-        attempt = await practice.submit(
+        submitted = await practice.submit(
             deck, card, answer, seconds=_seconds(seconds, shown_at), llm=llm
         )
     except AnswerTooLong as exc:
@@ -206,7 +206,9 @@ async def submit(
         return _practice_page(
             request, d, c, token, mono=mono, answer=answer, error=str(exc), status_code=413
         )
-    return _see_other(request, "feedback", "?mono=1" if mono else "", attempt_id=attempt.id)
+    return _see_other(
+        request, "feedback", "?mono=1" if mono else "", attempt_id=submitted.attempt_id
+    )
 
 
 @router.get("/attempts/{attempt_id}", name="feedback")

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     desired_retention: float = Field(0.9, gt=0.0, lt=1.0)
     fsrs_fuzz: bool = True
     strictness: Literal["lenient", "normal", "strict"] = "normal"
+    grade_workers: int = Field(1, ge=0, le=64)  # processes for fuzzy grading; 0: in the server
 
     # storage
     sqlite_busy_timeout_ms: int = Field(5000, ge=0)
