@@ -236,4 +236,4 @@ def test_attempt_written_by_the_batch_writer_reads_back_typed(web_client, web_ap
     assert abs(attempt.created_at - datetime.now(UTC)) < timedelta(minutes=1)
     assert isinstance(attempt.warnings, list) and attempt.warnings
     assert attempt.seconds == 3 and attempt.final is None and attempt.llm_usage is None
-    assert [p.position for p in attempt.points] == list(range(len(attempt.points)))
+    assert [p.position for p in attempt.point_results] == list(range(len(attempt.points)))

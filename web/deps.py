@@ -87,15 +87,6 @@ async def verify_csrf(request: Request) -> None:
         )
 
 
-async def require_json(request: Request) -> None:
-    """API posts must be JSON: browsers cannot send that cross-site without CORS, which is
-    why the API needs no CSRF token. A form post gets 415."""
-    if request.method in ("POST", "PUT", "PATCH"):
-        ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if ctype != "application/json" and not ctype.endswith("+json"):
-            raise HTTPException(415, "send the body as JSON (Content-Type: application/json)")
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PracticeDep = Annotated[Practice, Depends(get_practice)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import itertools
 import logging
 import pickle
@@ -73,6 +74,7 @@ class _Worker:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
         self.pending: dict[int, asyncio.Future[GradeResult]] = {}
+        self.outbox: list[bytes] = []
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -101,12 +103,19 @@ class _Worker:
         return self.process.returncode is None and not self.reader.done()
 
     def submit(self, request_id: int, message: bytes) -> asyncio.Future[GradeResult]:
-        future: asyncio.Future[GradeResult] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[GradeResult] = loop.create_future()
         self.pending[request_id] = future
-        stdin = self.process.stdin
-        assert stdin is not None
-        stdin.write(_HEADER.pack(len(message)) + message)
+        if not self.outbox:  # requests of one loop iteration go in one write
+            loop.call_soon(self._flush)
+        self.outbox.append(_HEADER.pack(len(message)) + message)
         return future
+
+    def _flush(self) -> None:
+        data, self.outbox = b"".join(self.outbox), []
+        stdin = self.process.stdin
+        if stdin is not None and not stdin.is_closing():
+            stdin.write(data)
 
     async def close(self) -> None:
         if self.process.stdin is not None and not self.process.stdin.is_closing():
@@ -202,6 +211,8 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
         return
     cards, strictness = setup
     warm(cards, strictness)
+    gc.collect()
+    gc.freeze()  # the cards and the grader's prepared terms live as long as the worker
     while (request := _read_frame(stdin)) is not None:
         request_id, card, answer = request
         if isinstance(card, int):  # the index of a card sent at start-up

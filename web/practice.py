@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, raiseload
+from sqlalchemy.orm import Session, defer
 
 from grader import Card, CardNotFound, Deck, GradeResult, grade_async
 from web.catalog import Catalog, DeckNotFound
@@ -167,26 +167,23 @@ class Practice:
     ) -> Submitted:
         """Grade an answer and store the attempt; it is committed when this returns."""
         graded = await self.grade(deck_id, card_key, answer, llm=llm)
-        row, points = self._attempt_rows(graded, answer, seconds)
-        attempt_id = await self.writer.add(row, points)
+        attempt_id = await self.writer.add(self._attempt_row(graded, answer, seconds))
         self.metrics.attempts.inc()
         return Submitted(attempt_id, graded)
 
     def record_attempt(self, graded: Graded, answer: str, seconds: float | None) -> int:
         """Store an attempt with its points in a transaction of its own; returns its id."""
-        row, points = self._attempt_rows(graded, answer, seconds)
+        row = self._attempt_row(graded, answer, seconds)
         with self.store.write() as session:
-            [attempt_id] = insert_attempts(session, [(row, points)])
+            [attempt_id] = insert_attempts(session, [row])
         self.metrics.attempts.inc()
         return attempt_id
 
-    def _attempt_rows(
-        self, graded: Graded, answer: str, seconds: float | None
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def _attempt_row(self, graded: Graded, answer: str, seconds: float | None) -> dict[str, Any]:
         result = graded.result
         if seconds is not None:
             seconds = min(max(float(seconds), 0.0), MAX_SECONDS)
-        row = {
+        return {
             "deck_id": graded.deck.id,
             "card_id": graded.card.id,
             "question": graded.card.question,
@@ -198,23 +195,22 @@ class Practice:
             "grader_version": result.grader_version,
             "warnings": list(result.warnings),
             "llm_usage": result.llm_usage,
+            "points": [
+                {
+                    "id": p.id,
+                    "section": p.section,
+                    "text": p.text,
+                    "status": p.status,
+                    "evidence": p.evidence,
+                    "span": list(p.span) if p.span else None,
+                }
+                for p in result.points
+            ],
+            "final": None,
             "seconds": seconds,
             "created_at": self.clock(),
+            "scored_at": None,
         }
-        points = [
-            {
-                "position": i,
-                "point_id": p.id,
-                "section": p.section,
-                "text": p.text,
-                "status": p.status,
-                "evidence": p.evidence,
-                "span_start": p.span[0] if p.span else None,
-                "span_end": p.span[1] if p.span else None,
-            }
-            for i, p in enumerate(result.points)
-        ]
-        return row, points
 
     # --- attempts ----------------------------------------------------------------------------
 
@@ -322,7 +318,7 @@ class Practice:
 
     def _attempts_query(self, deck_id: str | None, card_key: str | None) -> Any:
         # list rows never show the points: don't load them
-        query = select(Attempt).options(raiseload(Attempt.points)).order_by(Attempt.id.desc())
+        query = select(Attempt).options(defer(Attempt.points)).order_by(Attempt.id.desc())
         if deck_id is not None:
             card_id = self._resolve_filter(deck_id, card_key)
             query = query.where(Attempt.deck_id == deck_id)

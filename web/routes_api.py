@@ -11,11 +11,11 @@ import io
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic_core import to_json
 
-from web.deps import LLMDep, MetricsDep, PracticeDep, require_json
+from web.deps import LLMDep, MetricsDep, PracticeDep
 from web.metrics import CONTENT_TYPE_LATEST
 from web.schemas import (
     CSV_FIELDS,
@@ -49,9 +49,7 @@ AttemptId = Annotated[int, Path(ge=1, le=2**62, description="the attempt's id")]
 DeckFilter = Annotated[str | None, Query(max_length=200, description="deck id")]
 CardFilter = Annotated[str | None, Query(max_length=200, description="card id or position")]
 
-api = APIRouter(
-    prefix="/api", tags=["api"], dependencies=[Depends(require_json)], responses=_ERRORS
-)
+api = APIRouter(prefix="/api", tags=["api"], responses=_ERRORS)
 ops = APIRouter(tags=["operations"])
 
 

@@ -225,8 +225,9 @@ def feedback(
     card: Card | None = None
     with suppress(NotFound):  # a deck or card gone from the files: the snapshot remains
         deck, card = practice.card(attempt.deck_id, attempt.card_id)
-    points = sorted(attempt.points, key=lambda p: (_STATUS_ORDER.get(p.status, 3), p.position))
-    spans = [(p.point_id, p.status, p.span_start, p.span_end) for p in attempt.points]
+    graded = attempt.point_results
+    points = sorted(graded, key=lambda p: (_STATUS_ORDER.get(p.status, 3), p.position))
+    spans = [(p.point_id, p.status, p.span_start, p.span_end) for p in graded]
     state = practice.card_state(attempt.deck_id, attempt.card_id)
     context = {
         "attempt": attempt,

