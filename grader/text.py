@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from functools import lru_cache
+from itertools import repeat
+from operator import itemgetter
 from typing import NamedTuple
 
 import Stemmer
@@ -134,6 +137,10 @@ class Token(NamedTuple):
 
 # NamedTuple's own __new__ is Python code; tuple.__new__ builds the same object faster.
 _new_token = tuple.__new__
+_GROUP = re.Match.group
+_SPAN = re.Match.span
+_FIRST = itemgetter(0)
+_SECOND = itemgetter(1)
 
 
 def normalise(text: str) -> str:
@@ -147,6 +154,31 @@ def tokenize(text: str, *, compounds: bool = False) -> list[Token]:
     With ``compounds``, words joined by hyphens ("auto-scaling", "end-to-end") become one
     token, "autoscaling", so that "scaling" alone does not stand for it.
     """
+    if compounds:
+        return _tokenize_compounds(text)
+    # Built with C-level maps rather than a Python loop: answers are long and this is the
+    # grader's hottest path. A token's clause is the number of breaks before it.
+    matches = list(_TOKEN_RE.finditer(text))
+    if not matches:
+        return []
+    analysed = list(map(analyse, map(_GROUP, matches)))
+    spans = list(map(_SPAN, matches))
+    starts = list(map(_FIRST, spans))
+    breaks = [m.start() for m in _CLAUSE_BREAK_RE.finditer(text)]
+    clauses = map(bisect_right, repeat(breaks), starts)
+    fields = zip(
+        map(_FIRST, analysed),
+        map(_SECOND, analysed),
+        starts,
+        map(_SECOND, spans),
+        clauses,
+        strict=True,
+    )
+    return list(map(_new_token, repeat(Token), fields))
+
+
+def _tokenize_compounds(text: str) -> list[Token]:
+    """The slower loop of :func:`tokenize`, joining hyphenated words (reference points)."""
     tokens: list[Token] = []
     append = tokens.append
     clause = 0
@@ -157,7 +189,7 @@ def tokenize(text: str, *, compounds: bool = False) -> list[Token]:
         start, end = match.span()
         if start != pos + 1 or text[pos] != " ":  # fast path: a single space between words
             gap = text[pos:start]
-            if compounds and tokens and gap == "-" and parts < 3:
+            if tokens and gap == "-" and parts < 3:
                 prev = tokens[-1]
                 word = prev.word + fold(match.group())
                 tokens[-1] = Token(word, stem(word), prev.start, end, prev.clause)
