@@ -237,3 +237,28 @@ def test_attempt_written_by_the_batch_writer_reads_back_typed(web_client, web_ap
     assert isinstance(attempt.warnings, list) and attempt.warnings
     assert attempt.seconds == 3 and attempt.final is None and attempt.llm_usage is None
     assert [p.position for p in attempt.point_results] == list(range(len(attempt.points)))
+
+
+def test_dead_grading_workers_are_replaced_then_given_up_on(web_settings, monkeypatch):
+    import web.grading
+
+    web_settings.grade_workers = 1
+    body = {"deck": "mlops", "card": "1", "answer": "Package the model with preprocessing."}
+    with TestClient(create_app(web_settings)) as client:
+        fuzzy = client.app.state.practice.fuzzy
+        spawned = []
+        real_spawn = fuzzy._spawn
+
+        async def spawn_and_count():
+            worker = await real_spawn()
+            spawned.append(worker)
+            return worker
+
+        monkeypatch.setattr(fuzzy, "_spawn", spawn_and_count)
+        for _ in range(web.grading.MAX_DEATHS + 2):
+            for worker in fuzzy._pool:
+                worker.process.kill()
+            response = client.post("/api/grade", json=body)
+            assert response.status_code == 200  # graded in-process meanwhile
+        assert len(spawned) == web.grading.MAX_DEATHS - 1  # then no more restarts
+        assert fuzzy._pool == []

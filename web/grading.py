@@ -20,6 +20,7 @@ import logging
 import pickle
 import struct
 import sys
+import time
 from collections.abc import Iterable
 from typing import Any, BinaryIO
 
@@ -32,6 +33,10 @@ log = logging.getLogger(__name__)
 # Without workers, answers up to this long are graded inline; longer ones in a thread.
 INLINE_GRADE_CHARS = 2000
 _HEADER = struct.Struct("!I")
+# Workers that keep dying are not restarted again and again: after MAX_DEATHS within
+# DEATH_WINDOW seconds, grading stays in the server process until the window has passed.
+MAX_DEATHS = 3
+DEATH_WINDOW = 60
 
 
 _RESULT_FIELDS = tuple(f.name for f in dataclasses.fields(GradeResult))
@@ -61,7 +66,10 @@ def grade_one(card: Card, answer: str, strictness: str) -> GradeResult:
 def warm(cards: Iterable[Card], strictness: str) -> None:
     """Let the grader prepare each card's terms once, before the first real answer."""
     for card in cards:
-        grade_one(card, "warm up", strictness)
+        try:
+            grade_one(card, "warm up", strictness)
+        except Exception as exc:  # that card's answers will show the error when graded
+            log.warning("warming up on card %s failed: %s", card.id, exc)
 
 
 class WorkerDied(RuntimeError):
@@ -138,6 +146,9 @@ class FuzzyGrader:
         self._cards: tuple[Card, ...] = ()
         self._index: dict[int, int] = {}  # id() of a card the workers hold -> its index
         self._ids = itertools.count()
+        self._deaths: list[float] = []  # when workers died lately (monotonic seconds)
+        self._revival: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, cards: Iterable[Card] = ()) -> None:
         """Start the workers; each warms up on ``cards`` before it reads its first answer."""
@@ -183,12 +194,47 @@ class FuzzyGrader:
         return await run_in_threadpool(grade_one, card, answer, self.strictness)
 
     async def _replace(self, worker: _Worker) -> None:
-        if worker in self._pool:
-            self._pool.remove(worker)
+        """Start a new worker for a dead one, unless workers keep dying: after
+        ``MAX_DEATHS`` in ``DEATH_WINDOW`` seconds, grade in-process until the window passes."""
+        if worker not in self._pool:
+            return
+        self._pool.remove(worker)
+        now = time.monotonic()
+        self._deaths = [t for t in self._deaths if now - t < DEATH_WINDOW] + [now]
+        status = worker.process.returncode
+        if len(self._deaths) >= MAX_DEATHS:
+            log.error(
+                "grading workers keep dying (last exit status %s); grading in the server "
+                "process for %d s",
+                status,
+                DEATH_WINDOW,
+            )
+            if self._revival is None:
+                self._revival = asyncio.get_running_loop().call_later(DEATH_WINDOW, self._revive)
+            return
+        self._pool.append(await self._spawn())
+        log.warning("replaced a grading worker (exit status %s)", status)
+
+    def _revive(self) -> None:
+        self._revival = None
+        self._deaths.clear()
+        for _ in range(self.workers - len(self._pool)):
+            task = asyncio.get_running_loop().create_task(self._respawn())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _respawn(self) -> None:
+        try:
             self._pool.append(await self._spawn())
-            log.warning("replaced a grading worker (exit status %s)", worker.process.returncode)
+        except OSError as exc:
+            log.error("cannot start a grading worker: %s", exc)
 
     async def close(self) -> None:
+        if self._revival is not None:
+            self._revival.cancel()
+            self._revival = None
+        for task in list(self._tasks):
+            task.cancel()
         pool, self._pool = self._pool, []
         await asyncio.gather(*(w.close() for w in pool), return_exceptions=True)
 
