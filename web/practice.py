@@ -11,16 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy import Select, select
 
 from grader import Card, CardNotFound, Deck, GradeResult, grade_async
+from web import due, history, reviews
 from web.catalog import Catalog, DeckNotFound
 from web.grading import FuzzyGrader
 from web.metrics import Metrics
-from web.schedule import ReviewInput, Schedule, rating_for
+from web.schedule import Schedule
 from web.settings import Settings
-from web.store import Attempt, CardState, Review, Store, utcnow
+from web.store import Attempt, CardState, Store, utcnow
 from web.writer import AttemptWriter, insert_attempts
 
 MAX_SECONDS = 24 * 3600.0
@@ -62,31 +62,6 @@ class Scored:
     attempt: Attempt
     next_due: datetime
     previous_final: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class CardRow:
-    """A card of a deck with its schedule: for the deck page and ``GET /api/decks/{deck}``."""
-
-    card: Card
-    due: datetime | None  # None: never reviewed
-    last_score: int | None
-    reps: int
-    is_due: bool
-
-
-@dataclass(frozen=True, slots=True)
-class DeckCounts:
-    deck: Deck
-    due: int  # reviewed cards due now
-    new: int  # never-reviewed cards that today's new-card limit still allows
-    unseen: int  # never-reviewed cards, whatever the limit
-
-
-def start_of_day(now: datetime) -> datetime:
-    """Local midnight (the server's time zone) before ``now``, as an aware datetime."""
-    local = now.astimezone()
-    return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 class Practice:
@@ -235,65 +210,11 @@ class Practice:
             if attempt is None:
                 raise NotFound(f"no attempt {attempt_id}")
             previous = attempt.final
-            review = session.scalar(select(Review).where(Review.attempt_id == attempt_id))
-            duration = int(attempt.seconds * 1000) if attempt.seconds is not None else None
-            if review is None:
-                review = Review(
-                    attempt_id=attempt.id,
-                    deck_id=attempt.deck_id,
-                    card_id=attempt.card_id,
-                    reviewed_at=now,
-                    duration_ms=duration,
-                )
-                session.add(review)
-            review.score = score
-            review.rating = int(rating_for(score))
-            state = self._reschedule(session, attempt, review)
+            state = reviews.record(session, self.schedule, attempt, score, now)
             attempt.final = score
             attempt.scored_at = now
         self.metrics.record_score(suggested=attempt.suggested, final=score)
         return Scored(attempt=attempt, next_due=state.due, previous_final=previous)
-
-    def _reschedule(self, session: Session, attempt: Attempt, review: Review) -> CardState:
-        state = session.get(CardState, (attempt.deck_id, attempt.card_id))
-        if state is not None and review.id is None and state.last_reviewed_at <= review.reviewed_at:
-            # the usual case, a new review after the last one: one step on the stored state
-            reviewed = self.schedule.review(
-                self.schedule.load(state.fsrs_card),
-                ReviewInput(review.score, review.reviewed_at, review.duration_ms),
-            )
-            review.due_after = reviewed.due
-            reps = state.reps + 1
-            introduced_at = state.introduced_at
-        else:
-            # a first review, or a re-score: replay the card's whole history, oldest first
-            stored = session.scalars(
-                select(Review).where(
-                    Review.deck_id == attempt.deck_id, Review.card_id == attempt.card_id
-                )
-            )
-            history = sorted(
-                {*stored, review},  # a new review is not in the database yet
-                key=lambda r: (r.reviewed_at, r.id if r.id is not None else 2**63),
-            )
-            reviewed = self.schedule.replay(
-                ReviewInput(r.score, r.reviewed_at, r.duration_ms) for r in history
-            )
-            for r, due in zip(history, reviewed.due_after, strict=True):
-                r.due_after = due
-            reps = len(history)
-            introduced_at = history[0].reviewed_at
-            review = history[-1]
-        if state is None:
-            state = CardState(deck_id=attempt.deck_id, card_id=attempt.card_id)
-            session.add(state)
-        state.reps = reps
-        state.introduced_at = introduced_at
-        state.fsrs_card = reviewed.to_dict()
-        state.due = reviewed.due
-        state.last_score = review.score
-        state.last_reviewed_at = review.reviewed_at
-        return state
 
     def list_attempts(
         self,
@@ -304,7 +225,7 @@ class Practice:
         offset: int = 0,
     ) -> list[Attempt]:
         """Attempts, newest first, filtered by deck and card (id, or position in the deck)."""
-        query = self._attempts_query(deck_id, card_key).limit(limit).offset(offset)
+        query = self._attempts(deck_id, card_key).limit(limit).offset(offset)
         with self.store.read() as session:
             return list(session.scalars(query))
 
@@ -312,40 +233,15 @@ class Practice:
         self, *, deck_id: str | None = None, card_key: str | None = None, batch: int = 500
     ) -> Iterator[Attempt]:
         """Every matching attempt, newest first, read in batches (for the CSV export)."""
-        query = self._attempts_query(deck_id, card_key).execution_options(yield_per=batch)
+        query = self._attempts(deck_id, card_key).execution_options(yield_per=batch)
         with self.store.read() as session:
             yield from session.scalars(query)
 
-    def _attempts_query(self, deck_id: str | None, card_key: str | None) -> Any:
-        # list rows never show the points: don't load them
-        query = select(Attempt).options(defer(Attempt.points)).order_by(Attempt.id.desc())
-        if deck_id is not None:
-            card_id = self._resolve_filter(deck_id, card_key)
-            query = query.where(Attempt.deck_id == deck_id)
-            if card_id is not None:
-                query = query.where(Attempt.card_id == card_id)
-        elif card_key is not None:
-            query = query.where(Attempt.card_id == card_key)
-        return query
-
-    def _resolve_filter(self, deck_id: str, card_key: str | None) -> str | None:
-        """The card id for a filter; history of a deck whose file is gone stays listable."""
+    def _attempts(self, deck_id: str | None, card_key: str | None) -> Select[tuple[Attempt]]:
         try:
-            deck = self.catalog.get(deck_id)
-        except DeckNotFound:
-            with self.store.read() as session:
-                known = session.scalar(
-                    select(Attempt.id).where(Attempt.deck_id == deck_id).limit(1)
-                )
-            if known is None:
-                raise NotFound(f"no deck {deck_id!r}") from None
-            return card_key
-        if card_key is None:
-            return None
-        try:
-            return deck.card(card_key).id
-        except CardNotFound:
-            return card_key  # a card removed from the file keeps its history
+            return history.attempts_query(self.store, self.catalog, deck_id, card_key)
+        except DeckNotFound as exc:
+            raise NotFound(str(exc)) from None
 
     # --- the schedule ------------------------------------------------------------------------
 
@@ -354,65 +250,29 @@ class Practice:
             rows = session.scalars(select(CardState).where(CardState.deck_id == deck.id))
             return {row.card_id: row for row in rows}
 
-    def counts(self, deck: Deck, states: dict[str, CardState] | None = None) -> DeckCounts:
-        now = self.clock()
-        states = self._states(deck) if states is None else states
-        ids = {card.id for card in deck.cards}
-        due = sum(1 for cid, s in states.items() if cid in ids and s.due <= now)
-        unseen = sum(1 for card in deck.cards if card.id not in states)
-        return DeckCounts(deck, due, min(unseen, self._new_left(states, now)), unseen)
+    def counts(self, deck: Deck) -> due.DeckCounts:
+        return due.counts(deck, self._states(deck), self.clock(), self.settings.new_cards_per_day)
 
-    def _new_left(self, states: dict[str, CardState], now: datetime) -> int:
-        today = start_of_day(now)
-        introduced = sum(1 for s in states.values() if s.introduced_at >= today)
-        return max(0, self.settings.new_cards_per_day - introduced)
+    def overview(self) -> list[due.DeckCounts]:
+        return [self.counts(deck) for deck in self.catalog.decks()]
 
     def cards(self) -> list[Card]:
         """Every card of every deck (to warm the grader up with)."""
         return [card for deck in self.catalog.decks() for card in deck.cards]
 
-    def overview(self) -> list[DeckCounts]:
-        return [self.counts(deck) for deck in self.catalog.decks()]
-
-    def deck_cards(self, deck_id: str) -> tuple[DeckCounts, list[CardRow]]:
+    def deck_cards(self, deck_id: str) -> tuple[due.DeckCounts, list[due.CardRow]]:
         deck = self.deck(deck_id)
-        states = self._states(deck)
-        now = self.clock()
-        rows = []
-        for card in deck.cards:
-            s = states.get(card.id)
-            rows.append(
-                CardRow(
-                    card=card,
-                    due=s.due if s else None,
-                    last_score=s.last_score if s else None,
-                    reps=s.reps if s else 0,
-                    is_due=bool(s and s.due <= now),
-                )
-            )
-        return self.counts(deck, states), rows
+        states, now = self._states(deck), self.clock()
+        per_day = self.settings.new_cards_per_day
+        return due.counts(deck, states, now, per_day), due.rows(deck, states, now)
 
     def next_card(self, deck_id: str) -> Card | None:
         """The most overdue card, else a new one while today's limit allows, else None."""
         deck = self.deck(deck_id)
-        states = self._states(deck)
-        now = self.clock()
-        by_id = {card.id: card for card in deck.cards}
-        due = sorted(
-            (s for s in states.values() if s.card_id in by_id and s.due <= now),
-            key=lambda s: s.due,
+        return due.next_card(
+            deck, self._states(deck), self.clock(), self.settings.new_cards_per_day
         )
-        if due:
-            return by_id[due[0].card_id]
-        if self._new_left(states, now) > 0:
-            for card in deck.cards:
-                if card.id not in states:
-                    return card
-        return None
 
     def next_due_at(self, deck_id: str) -> datetime | None:
-        """When the next card of the deck falls due (for "come back at ..." messages)."""
         deck = self.deck(deck_id)
-        ids = {card.id for card in deck.cards}
-        dues = [s.due for s in self._states(deck).values() if s.card_id in ids]
-        return min(dues) if dues else None
+        return due.next_due_at(deck, self._states(deck))
