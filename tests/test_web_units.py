@@ -274,3 +274,43 @@ def test_catalog_skips_readme_files(decks_dir):
     (decks_dir / "README.md").write_text("Notes about these decks.\n", encoding="utf-8")
     catalog = Catalog(decks_dir)
     assert [d.id for d in catalog.decks()] == ["mlops"] and catalog.problems() == []
+
+
+# --- what is due -----------------------------------------------------------------------------
+
+
+def _state(card_id: str, due, introduced):
+    from web.store import CardState
+
+    return CardState(deck_id="d", card_id=card_id, due=due, introduced_at=introduced, reps=1)
+
+
+def test_cards_first_reviewed_before_today_do_not_count_against_the_new_limit():
+    from datetime import datetime, timedelta
+
+    from web import due
+
+    now = datetime.now().astimezone()
+    states = {
+        "a": _state("a", now + timedelta(days=3), due.start_of_day(now) - timedelta(minutes=1)),
+        "b": _state("b", now + timedelta(days=3), due.start_of_day(now) + timedelta(minutes=1)),
+    }
+    assert due.new_left(states, now, per_day=2) == 1
+
+
+def test_most_overdue_card_comes_first(mlops_md):
+    from datetime import datetime, timedelta
+
+    from grader import load_deck
+    from web import due
+
+    deck = load_deck(mlops_md)
+    now = datetime.now().astimezone()
+    first, second, third = (c.id for c in deck.cards[:3])
+    states = {
+        first: _state(first, now - timedelta(hours=1), now - timedelta(days=9)),
+        third: _state(third, now - timedelta(days=2), now - timedelta(days=9)),
+        second: _state(second, now + timedelta(days=1), now - timedelta(days=9)),
+    }
+    assert due.next_card(deck, states, now, per_day=0).id == third
+    assert due.counts(deck, states, now, per_day=0).due == 2
