@@ -74,27 +74,49 @@ def _redact(text: str, secret: str | None) -> str:
 
 
 def describe(
-    exc: BaseException, *, budget: float, attempts: int, expired: bool, secret: str | None = None
+    exc: BaseException,
+    *,
+    budget: float,
+    attempts: int,
+    remaining: float,
+    max_attempts: int,
+    secret: str | None = None,
 ) -> str:
-    """One line saying why the endpoint gave no usable reply (never containing ``secret``)."""
+    """One line saying why the endpoint gave no usable reply (never containing ``secret``).
+
+    ``remaining`` is the time left of the ``budget`` when it gave up; for an error worth
+    retrying, the line says why there was no further attempt.
+    """
     tries = f" after {attempts} attempts" if attempts > 1 else ""
     if isinstance(exc, TimeoutError | openai.APITimeoutError):
         return f"no reply within the time budget of {budget:g} s{tries}"
     if isinstance(exc, openai.APIConnectionError):
-        return f"cannot connect to the endpoint{tries}"
+        line = f"cannot connect to the endpoint{tries}"
+        return line + _why_stopped(None, budget, attempts, remaining, max_attempts)
     if isinstance(exc, openai.APIStatusError):
-        code = exc.status_code
         message = ""
         body = exc.body
         if isinstance(body, dict):
             error = body.get("error", body)
             message = str(error.get("message", "")) if isinstance(error, dict) else str(error)
         message = _redact(message, secret)[:120]
-        line = f"HTTP {code}" + (f" ({message})" if message else "") + tries
-        asked = retry_after(exc)
-        if code == 429 and asked is not None and not expired:
-            line += f"; Retry-After {asked:g} s exceeds the time budget of {budget:g} s"
-        elif expired and retryable(exc):
-            line += f"; the time budget of {budget:g} s ran out"
+        line = f"HTTP {exc.status_code}" + (f" ({message})" if message else "") + tries
+        if retryable(exc):
+            line += _why_stopped(retry_after(exc), budget, attempts, remaining, max_attempts)
         return line
     return _redact(f"{type(exc).__name__}: {exc}", secret)[:160]
+
+
+def _why_stopped(
+    asked: float | None, budget: float, attempts: int, remaining: float, max_attempts: int
+) -> str:
+    if attempts >= max_attempts:
+        return f"; gave up after the most attempts allowed ({max_attempts})"
+    if asked is not None and asked + MARGIN >= remaining:
+        return (
+            f"; Retry-After {asked:g} s exceeds the {max(0.0, remaining):.1f} s left "
+            f"of the time budget of {budget:g} s"
+        )
+    if remaining <= MARGIN:
+        return f"; the time budget of {budget:g} s ran out"
+    return f"; too little of the time budget of {budget:g} s left for another attempt"

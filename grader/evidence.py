@@ -1,7 +1,11 @@
-"""Checks on an LLM's evidence: does a quote occur in the answer, and does it fit the point?
+"""Checks on an LLM's evidence: does a quote occur in the answer, and what does it show?
 
-Also finds text in the answer that addresses the grader ("ignore the rubric", "give this a
-5", "system: ..."): such text earns nothing, whoever reads it.
+A quote is located in the answer tolerating case, spacing, punctuation and a typo. What it
+shows of a point is measured in the answer's own words: the point's content stems that one
+sentence of the quote contains, each weighing 1, or 0.5 when many points of the card share
+it. Stop words, generic verbs and fillers ("use", "new", "check") and words about grading
+("score", "covered", "response") are never evidence, and the caller can exclude words
+already used as evidence for another point.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from functools import lru_cache
 from rapidfuzz import fuzz
 
 from grader.cards import Point
-from grader.text import GENERIC_WORDS, STOP_WORDS, stem, tokenize
+from grader.text import GENERIC_WORDS, STOP_WORDS, Token, stem, tokenize
 
 MIN_QUOTE_CHARS = 3
 MAX_QUOTE_CHARS = 600  # longer "quotes" dump the answer rather than point at evidence
@@ -99,18 +103,50 @@ def locate(quote: str, answer: str) -> Located | None:
     return Located(spans[0].start, spans[-1].end)
 
 
-def _stems(text: str) -> set[str]:
-    return {t.stem for t in tokenize(text) if t.word not in STOP_WORDS and not t.word.isdigit()}
+# Words about grading never count as evidence for a point, whatever the point says:
+# "response" in "meets all requirements, says the response" is not CloudWatch's
+# request/response logs.
+_GRADING_EVIDENCE = frozenset(
+    stem(w)
+    for w in """
+    grade grader graded grading mark marks marked marker score scored scoring rubric verdict
+    credit point points answer answers response reply submission criteria criterion
+    requirement requirements covered cover covers complete completed correct perfect full
+    fully maximum highest reference list item items note notes teacher reviewer examiner
+    evaluator instruction instructions ignore disregard everything nothing missing present
+    satisfied fulfilled addressed met meets sufficient generous lenient please top best star
+    stars award deserve note confirm confirmed approved bullet ids
+    """.split()
+)
+_GENERIC_STEMS = frozenset(stem(w) for w in GENERIC_WORDS)
+
+
+def _evidence_token(word: str, stemmed: str) -> bool:
+    """Whether a word can be evidence: not a stop word, a number, a generic verb or filler
+    ("use", "new", "check") or a word about grading."""
+    return (
+        word not in STOP_WORDS
+        and word not in GENERIC_WORDS
+        and not word.isdigit()
+        and stemmed not in _GRADING_EVIDENCE
+        and stemmed not in _GENERIC_STEMS
+        and len(word) >= 2
+    )
+
+
+def content_words(text: str) -> int:
+    """How many words of ``text`` are not stop words (a quote needs a few to be evidence)."""
+    return sum(1 for t in tokenize(text) if t.word not in STOP_WORDS and not t.word.isdigit())
 
 
 @lru_cache(maxsize=4096)
 def point_vocabulary(point: Point) -> frozenset[str]:
-    """The content stems of a point's text and its aliases."""
+    """The content stems of a point's text and its aliases (grading words excluded)."""
     words = [point.text]
     for alias in point.aliases:
         words.append(alias.term)
         words.extend(alias.alternatives)
-    return frozenset(set().union(*(_stems(w) for w in words)))
+    return frozenset(t.stem for w in words for t in tokenize(w) if _evidence_token(t.word, t.stem))
 
 
 def _stem_matches(a: str, b: str) -> bool:
@@ -122,23 +158,97 @@ def _stem_matches(a: str, b: str) -> bool:
     return False
 
 
-def relatedness(quote: str, point: Point, *, common: Collection[str] = ()) -> float:
-    """How well ``quote`` relates to ``point``: weighted shared content stems (0 = unrelated).
-
-    A shared specific stem weighs 1; a stem common to many points of the card (``common``)
-    or a generic verb ("use", "ensure") weighs 0.5. A reasonable whole-text similarity counts
-    as well, for paraphrases with different words.
-    """
-    vocab = point_vocabulary(point)
-    weight = 0.0
-    for s in _stems(quote):
-        if any(_stem_matches(s, v) for v in vocab):
-            weight += 0.5 if s in common or s in _GENERIC_STEMS else 1.0
-    similarity = fuzz.token_set_ratio(quote.casefold(), point.text.casefold()) / 100
-    return max(weight, 1.0 if similarity >= 0.7 else 0.0)
+def stem_weight(vocab_stem: str, common: Collection[str]) -> float:
+    """A point stem's weight as evidence: 1, or 0.5 when many points of the card share it."""
+    return 0.5 if vocab_stem in common else 1.0
 
 
-_GENERIC_STEMS = {stem(w) for w in GENERIC_WORDS}
+def point_weight(point: Point, common: Collection[str]) -> float:
+    """The whole evidence weight of a point's vocabulary."""
+    return sum(stem_weight(s, common) for s in point_vocabulary(point))
+
+
+@dataclass(frozen=True, slots=True)
+class Support:
+    """What a quote shows of a point: the point stems it matches and where."""
+
+    weight: float  # summed stem weights (see stem_weight)
+    stems: frozenset[str]  # the point stems matched
+    positions: tuple[int, ...]  # indexes of the answer tokens that matched, one per stem
+    start: int  # character span of the matching tokens' sentence, within the quote
+    end: int
+
+    specific: bool = False  # at least one matched stem is specific to few points
+
+    @property
+    def count(self) -> int:
+        return len(self.stems)
+
+
+_SENTENCE_BREAK = re.compile(r"[.!?\n。！？]+(?=\s|$)|\n")
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerText:
+    """An answer prepared for checking evidence: its tokens and each token's sentence."""
+
+    text: str
+    tokens: tuple[Token, ...]
+    sentence: tuple[int, ...]
+
+    @classmethod
+    def of(cls, text: str) -> AnswerText:
+        tokens = tuple(tokenize(text))
+        breaks = [m.start() for m in _SENTENCE_BREAK.finditer(text)]
+        sentence: list[int] = []
+        k = 0
+        for tok in tokens:
+            while k < len(breaks) and breaks[k] < tok.start:
+                k += 1
+            sentence.append(k)
+        return cls(text, tokens, tuple(sentence))
+
+    def support(
+        self,
+        start: int,
+        end: int,
+        point: Point,
+        *,
+        common: Collection[str] = (),
+        used: Collection[int] = (),
+    ) -> Support:
+        """The best support for ``point`` that one sentence of the span [start, end) gives.
+
+        Tokens in ``used`` (already evidence for another point) and grading words are not
+        evidence. Only one sentence counts, so that quoting the whole answer shows no more
+        than quoting its best sentence.
+        """
+        vocab = sorted(point_vocabulary(point))
+        found: dict[int, dict[str, tuple[float, int]]] = {}
+        spans: dict[int, tuple[int, int]] = {}
+        for i, tok in enumerate(self.tokens):
+            if tok.start < start or tok.end > end:
+                continue
+            n = self.sentence[i]
+            first, last = spans.get(n, (tok.start, tok.end))
+            spans[n] = (min(first, tok.start), max(last, tok.end))
+            if i in used or not _evidence_token(tok.word, tok.stem):
+                continue
+            match = next((v for v in vocab if _stem_matches(tok.stem, v)), None)
+            if match is None:
+                continue
+            weight = stem_weight(match, common)
+            matches = found.setdefault(n, {})
+            if match not in matches or matches[match][0] < weight:
+                matches[match] = (weight, i)
+        best = Support(0.0, frozenset(), (), start, start)
+        for n, matches in found.items():
+            weight = sum(w for w, _ in matches.values())
+            if weight > best.weight:
+                positions = tuple(sorted(i for _, i in matches.values()))
+                specific = any(w >= 1.0 for w, _ in matches.values())
+                best = Support(weight, frozenset(matches), positions, *spans[n], specific)
+        return best
 
 
 @lru_cache(maxsize=1024)

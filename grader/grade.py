@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
-from typing import Any
+from dataclasses import replace
 
 from grader.cards import Card
 from grader.coverage import assess
+from grader.guard import Directive, blank, directive_warning, find_directives
+from grader.llm_types import ChatClient
 from grader.result import GradeResult
 from grader.scoring import Strictness, Thresholds, score_points
 
@@ -41,66 +42,67 @@ def fuzzy_grade(
     )
 
 
+def _base(
+    card: Card,
+    answer: str,
+    *,
+    strictness: Strictness,
+    thresholds: Thresholds | None,
+) -> tuple[GradeResult, list[Directive]]:
+    """The fuzzy grade of ``answer`` with text that addresses the grader blanked out (it
+    earns nothing, whoever reads it; a warning names it), and that text's spans."""
+    directives = find_directives(answer)
+    if not directives:
+        return fuzzy_grade(card, answer, strictness=strictness, thresholds=thresholds), []
+    # Blanking keeps every offset, so evidence spans still index the real answer.
+    result = fuzzy_grade(
+        card, blank(answer, directives), strictness=strictness, thresholds=thresholds
+    )
+    warnings = (*result.warnings, directive_warning(directives))
+    return replace(result, warnings=warnings), directives
+
+
 def grade(
     card: Card,
     answer: str,
     *,
-    llm: Any | None = None,
+    llm: ChatClient | None = None,
     strictness: Strictness = "normal",
     thresholds: Thresholds | None = None,
 ) -> GradeResult:
-    """Grade ``answer`` against ``card``: fuzzy only, or with ``llm`` (falls back to fuzzy)."""
-    result = fuzzy_grade(card, answer, strictness=strictness, thresholds=thresholds)
+    """Grade ``answer`` against ``card``: fuzzy only, or with ``llm`` (falls back to fuzzy).
+
+    Text in the answer that addresses the grader ("give this a 5") earns nothing on
+    either path.
+    """
+    base = _base(card, answer, strictness=strictness, thresholds=thresholds)
     if llm is None:
-        return result
+        return base[0]
     from grader import llm_grade  # the LLM rubric is optional: loaded only when used
 
-    run = llm_grade.Run(card, answer, llm, strictness=strictness, thresholds=thresholds)
-    run.fuzzy = result
-    if run.skip:
-        return run.fallback("the answer is empty")
-    if inspect.iscoroutinefunction(getattr(llm, "complete", None)):
-        return run.fallback("grade() was given an async client; use grade_async()")
-    try:
-        reply = llm.complete(run.messages, key=run.key, deadline=run.deadline)
-    except Exception as exc:  # never fail because the LLM did
-        return run.failed(exc)
-    return run.finish(reply)
+    return llm_grade.grade_sync(
+        card, answer, llm, base, strictness=strictness, thresholds=thresholds
+    )
 
 
 async def grade_async(
     card: Card,
     answer: str,
     *,
-    llm: Any | None = None,
+    llm: ChatClient | None = None,
     strictness: Strictness = "normal",
     thresholds: Thresholds | None = None,
 ) -> GradeResult:
     """The same as :func:`grade`, awaiting an async LLM client so the event loop stays free."""
     if llm is None:
-        return fuzzy_grade(card, answer, strictness=strictness, thresholds=thresholds)
-    import asyncio
-
+        return grade(card, answer, strictness=strictness, thresholds=thresholds)
     from grader import llm_grade
 
-    run = llm_grade.Run(card, answer, llm, strictness=strictness, thresholds=thresholds)
-    if run.skip:
-        run.fuzzy = fuzzy_grade(card, answer, strictness=strictness, thresholds=thresholds)
-        return run.fallback("the answer is empty")
-    # Send the request first, then grade fuzzily while the model works.
-    kwargs = {"key": run.key, "deadline": run.deadline}
-    if inspect.iscoroutinefunction(getattr(llm, "complete", None)):
-        request = asyncio.ensure_future(llm.complete(run.messages, **kwargs))
-    else:  # a sync client: keep the event loop free all the same
-        request = asyncio.ensure_future(asyncio.to_thread(llm.complete, run.messages, **kwargs))
-    try:
-        await asyncio.sleep(0)
-        run.fuzzy = fuzzy_grade(card, answer, strictness=strictness, thresholds=thresholds)
-    except BaseException:
-        request.cancel()
-        raise
-    try:
-        reply = await request
-    except Exception as exc:  # never fail because the LLM did
-        return run.failed(exc)
-    return run.finish(reply)
+    return await llm_grade.grade_async(
+        card,
+        answer,
+        llm,
+        lambda: _base(card, answer, strictness=strictness, thresholds=thresholds),
+        strictness=strictness,
+        thresholds=thresholds,
+    )

@@ -10,7 +10,9 @@ The API key is never part of a message, a warning or a repr.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import math
 import os
 import threading
 import time
@@ -40,6 +42,10 @@ CHECK_MESSAGES = [
 
 class LLMConfigError(ValueError):
     """The LLM settings are missing or invalid; the message names the settings."""
+
+
+class LLMNotConfigured(LLMConfigError):
+    """A setting that the LLM rubric needs is not set (as opposed to set wrongly)."""
 
 
 class LLMError(RuntimeError):
@@ -75,8 +81,10 @@ class _Base:
     ) -> None:
         if not model:
             raise LLMConfigError("no model: set FLASHGRADE_LLM_MODEL")
-        if timeout <= 0:
-            raise LLMConfigError(f"FLASHGRADE_LLM_TIMEOUT must be positive, not {timeout}")
+        if not (isinstance(timeout, int | float) and math.isfinite(timeout) and timeout > 0):
+            raise LLMConfigError(
+                f"FLASHGRADE_LLM_TIMEOUT must be a positive number of seconds, not {timeout!r}"
+            )
         self.model = model
         self.base_url = base_url
         self.timeout = float(timeout)
@@ -95,26 +103,6 @@ class _Base:
         """The response format that this endpoint accepts, as far as known."""
         return MODES[self._mode]
 
-    def _downgrade(self, failed: int) -> bool:
-        with self._lock:
-            if self._mode == failed and failed + 1 < len(MODES):
-                self._mode = failed + 1
-            return self._mode > failed
-
-    def _params(
-        self, messages: list[dict[str, str]], mode: str, remaining: float, schema: dict[str, Any]
-    ) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "temperature": 0,
-            "timeout": max(0.05, remaining),
-        }
-        fmt = _format(mode, schema)
-        if fmt is not None:
-            params["response_format"] = fmt
-        return params
-
     def _from_cache(self, key: str | None) -> LLMReply | None:
         raw = self.cache.get(key) if key else None
         if raw is None:
@@ -132,7 +120,64 @@ class _Base:
         if not reply.cached:
             self.cache.set(key, json.dumps({"content": reply.content, "mode": reply.mode}))
 
-    def _reply(self, completion: Any, mode: str, started: float) -> LLMReply:
+    def _call(
+        self, messages: list[dict[str, str]], deadline: float | None, schema: dict[str, Any]
+    ) -> _Call:
+        deadline = deadline if deadline is not None else time.monotonic() + self.timeout
+        return _Call(self, messages, deadline, schema)
+
+
+class _Call:
+    """One ``complete()``: the request parameters per attempt, the reply, and what to say
+    when it fails. The sync and async clients differ only in how they send."""
+
+    def __init__(
+        self,
+        client: _Base,
+        messages: list[dict[str, str]],
+        deadline: float,
+        schema: dict[str, Any],
+    ) -> None:
+        self.client, self.messages, self.deadline, self.schema = client, messages, deadline, schema
+        self.started = time.monotonic()
+        self.attempts = 0
+        self.mode = client._mode
+
+    def retrying(self) -> dict[str, Any]:
+        """Arguments for tenacity's ``Retrying`` / ``AsyncRetrying``."""
+        return {
+            "retry": retry_if_exception(retryable),
+            "wait": wait_for,
+            "stop": stop_at(self.deadline, max_attempts=MAX_ATTEMPTS),
+            "reraise": True,
+        }
+
+    def params(self) -> dict[str, Any]:
+        """The request for the next try, in the response format the endpoint accepts."""
+        client = self.client
+        self.mode = client._mode
+        params: dict[str, Any] = {
+            "model": client.model,
+            "messages": self.messages,
+            "temperature": 0,
+            "timeout": max(0.05, self.deadline - time.monotonic()),
+        }
+        fmt = _format(MODES[self.mode], self.schema)
+        if fmt is not None:
+            params["response_format"] = fmt
+        return params
+
+    def downgrade(self, exc: BaseException) -> bool:
+        """Whether ``exc`` refused the response format and a simpler one is left to try."""
+        if not _refuses_format(exc):
+            return False
+        client = self.client
+        with client._lock:
+            if client._mode == self.mode and self.mode + 1 < len(MODES):
+                client._mode = self.mode + 1
+            return client._mode > self.mode
+
+    def reply(self, completion: Any) -> LLMReply:
         choice = completion.choices[0] if completion.choices else None
         message = choice.message if choice is not None else None
         refusal = getattr(message, "refusal", None)
@@ -144,29 +189,24 @@ class _Base:
         usage = completion.usage
         return LLMReply(
             content,
-            self.model,
+            self.client.model,
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-            latency_ms=round((time.monotonic() - started) * 1000),
-            mode=mode,
+            latency_ms=round((time.monotonic() - self.started) * 1000),
+            mode=MODES[self.mode],
         )
 
-    def _retrying_args(self, deadline: float) -> dict[str, Any]:
-        return {
-            "retry": retry_if_exception(retryable),
-            "wait": wait_for,
-            "stop": stop_at(deadline, max_attempts=MAX_ATTEMPTS),
-            "reraise": True,
-        }
-
-    def _error(self, exc: BaseException, deadline: float, attempts: int) -> LLMError:
+    def error(self, exc: BaseException) -> LLMError:
+        if isinstance(exc, LLMError):
+            return exc
         return LLMError(
             describe(
                 exc,
-                budget=self.timeout,
-                attempts=attempts,
-                expired=time.monotonic() >= deadline - 0.05,
-                secret=self._api_key,
+                budget=self.client.timeout,
+                attempts=self.attempts,
+                remaining=self.deadline - time.monotonic(),
+                max_attempts=MAX_ATTEMPTS,
+                secret=self.client._api_key,
             )
         )
 
@@ -192,35 +232,20 @@ class LLMClient(_Base):
         cached = self._from_cache(key)
         if cached is not None:
             return cached
-        deadline = deadline if deadline is not None else time.monotonic() + self.timeout
-        started, attempts = time.monotonic(), 0
+        call = self._call(messages, deadline, schema)
         try:
-            for attempt in Retrying(**self._retrying_args(deadline)):
+            for attempt in Retrying(**call.retrying()):
                 with attempt:
-                    attempts += 1
-                    return self._once(messages, deadline, started, schema)
-        except LLMError:
-            raise
+                    call.attempts += 1
+                    while True:  # the same attempt again in a simpler format, if refused
+                        try:
+                            return call.reply(self._sdk.chat.completions.create(**call.params()))
+                        except openai.APIStatusError as exc:
+                            if not call.downgrade(exc):
+                                raise
         except Exception as exc:
-            raise self._error(exc, deadline, attempts) from None
+            raise call.error(exc) from None
         raise LLMError("no attempt was made")  # pragma: no cover - tenacity always tries once
-
-    def _once(
-        self,
-        messages: list[dict[str, str]],
-        deadline: float,
-        started: float,
-        schema: dict[str, Any],
-    ) -> LLMReply:
-        while True:
-            mode = self._mode
-            try:
-                params = self._params(messages, MODES[mode], deadline - time.monotonic(), schema)
-                completion = self._sdk.chat.completions.create(**params)
-                return self._reply(completion, MODES[mode], started)
-            except openai.APIStatusError as exc:
-                if not (_refuses_format(exc) and self._downgrade(mode)):
-                    raise
 
     def check(self) -> LLMReply:
         """Send one small request (no cache): latency, and the response format that works."""
@@ -232,22 +257,32 @@ class LLMClient(_Base):
 
 
 class AsyncLLMClient(_Base):
-    """Asynchronous client for the web app: awaiting the model leaves the event loop free."""
+    """Asynchronous client for the web app: awaiting the model leaves the event loop free.
+
+    A cache other than the in-memory one (the web app's database) is read and written in a
+    worker thread, never on the event loop.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._sdk: openai.AsyncOpenAI | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # An AsyncOpenAI is bound to the event loop it first ran on (tests run several).
+        self._sdks: dict[asyncio.AbstractEventLoop, openai.AsyncOpenAI] = {}
 
-    def _client(self) -> openai.AsyncOpenAI:
+    async def _client(self) -> openai.AsyncOpenAI:
         loop = asyncio.get_running_loop()
-        # An AsyncOpenAI is bound to the loop it first ran on (tests run several loops).
-        if self._sdk is None or self._loop is not loop:
-            self._sdk = openai.AsyncOpenAI(
+        sdk = self._sdks.get(loop)
+        if sdk is None:
+            for old_loop in [old for old in self._sdks if old.is_closed()]:
+                # Its connections died with its loop; closing it here frees what is left.
+                with contextlib.suppress(Exception):
+                    await self._sdks.pop(old_loop).close()
+            sdk = self._sdks[loop] = openai.AsyncOpenAI(
                 api_key=self._api_key, base_url=self.base_url, timeout=self.timeout, max_retries=0
             )
-            self._loop = loop
-        return self._sdk
+        return sdk
+
+    def _blocking_cache(self) -> bool:
+        return not isinstance(self.cache, MemoryCache)
 
     async def complete(
         self,
@@ -258,48 +293,52 @@ class AsyncLLMClient(_Base):
         schema: dict[str, Any] = RESPONSE_SCHEMA,
     ) -> LLMReply:
         """One completion for ``messages``, from the cache when ``key`` was seen before."""
-        cached = self._from_cache(key)
-        if cached is not None:
-            return cached
-        deadline = deadline if deadline is not None else time.monotonic() + self.timeout
-        started, attempts = time.monotonic(), 0
+        call = self._call(messages, deadline, schema)
         try:
-            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
-                async for attempt in AsyncRetrying(**self._retrying_args(deadline)):
+            async with asyncio.timeout(max(0.0, call.deadline - time.monotonic())):
+                if key and self._blocking_cache():
+                    cached = await asyncio.to_thread(self._from_cache, key)
+                else:
+                    cached = self._from_cache(key)
+                if cached is not None:
+                    return cached
+                sdk = await self._client()
+                async for attempt in AsyncRetrying(**call.retrying()):
                     with attempt:
-                        attempts += 1
-                        return await self._once(messages, deadline, started, schema)
-        except LLMError:
-            raise
+                        call.attempts += 1
+                        while True:  # the same attempt again in a simpler format, if refused
+                            try:
+                                completion = await sdk.chat.completions.create(**call.params())
+                                return call.reply(completion)
+                            except openai.APIStatusError as exc:
+                                if not call.downgrade(exc):
+                                    raise
         except Exception as exc:  # TimeoutError from asyncio.timeout included
-            raise self._error(exc, deadline, attempts) from None
+            raise call.error(exc) from None
         raise LLMError("no attempt was made")  # pragma: no cover
 
-    async def _once(
-        self,
-        messages: list[dict[str, str]],
-        deadline: float,
-        started: float,
-        schema: dict[str, Any],
-    ) -> LLMReply:
-        sdk = self._client()
-        while True:
-            mode = self._mode
-            try:
-                params = self._params(messages, MODES[mode], deadline - time.monotonic(), schema)
-                completion = await sdk.chat.completions.create(**params)
-                return self._reply(completion, MODES[mode], started)
-            except openai.APIStatusError as exc:
-                if not (_refuses_format(exc) and self._downgrade(mode)):
-                    raise
+    async def astore(self, key: str, reply: LLMReply) -> None:
+        """:meth:`store`, off the event loop when the cache blocks."""
+        if self._blocking_cache():
+            await asyncio.to_thread(self.store, key, reply)
+        else:
+            self.store(key, reply)
 
     async def aclose(self) -> None:
-        """Release the HTTP connections."""
-        if self._sdk is not None:
-            await self._sdk.close()
+        """Release the HTTP connections of this event loop's client."""
+        loop = asyncio.get_running_loop()
+        sdk = self._sdks.pop(loop, None)
+        if sdk is not None:
+            await sdk.close()
+
+
+_MISSING_ENDPOINT = "OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)"
 
 
 def _settings(required: bool) -> dict[str, Any] | None:
+    """The client's settings from the environment; None when no model is set and none is
+    required. Raises LLMNotConfigured when a needed setting is missing, LLMConfigError when
+    one is invalid; both messages name the settings."""
     model = os.environ.get("FLASHGRADE_LLM_MODEL", "").strip()
     base_url = os.environ.get("OPENAI_BASE_URL", "").strip() or None
     api_key = os.environ.get("OPENAI_API_KEY", "").strip() or None
@@ -308,21 +347,19 @@ def _settings(required: bool) -> dict[str, Any] | None:
             return None
         missing = ["FLASHGRADE_LLM_MODEL"]
         if not api_key and not base_url:
-            missing.append("OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)")
-        raise LLMConfigError(f"--llm needs {' and '.join(missing)}; not set")
+            missing.append(_MISSING_ENDPOINT)
+        raise LLMNotConfigured(f"the LLM rubric needs {' and '.join(missing)}; not set")
     if not api_key and not base_url:
-        raise LLMConfigError(
-            "the LLM needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local server); not set"
-        )
+        raise LLMNotConfigured(f"the LLM rubric needs {_MISSING_ENDPOINT}; not set")
     raw = os.environ.get("FLASHGRADE_LLM_TIMEOUT", "").strip()
     try:
         timeout = float(raw) if raw else DEFAULT_TIMEOUT
     except ValueError:
+        timeout = math.nan
+    if not (math.isfinite(timeout) and timeout > 0):
         raise LLMConfigError(
-            f"FLASHGRADE_LLM_TIMEOUT must be a number of seconds, not {raw!r}"
-        ) from None
-    if not timeout > 0:
-        raise LLMConfigError(f"FLASHGRADE_LLM_TIMEOUT must be positive, not {raw!r}")
+            f"FLASHGRADE_LLM_TIMEOUT must be a positive number of seconds, not {raw!r}"
+        )
     return {"model": model, "base_url": base_url, "api_key": api_key, "timeout": timeout}
 
 

@@ -1,25 +1,35 @@
 """The LLM branch of grade() and grade_async(): one grading call, from prompt to merged result.
 
 Shared by the sync and async paths, which differ only in how they await the client. Every
-failure ends in the fuzzy grade with a warning that says why.
+failure, including a bug here or text that cannot be encoded, ends in the fuzzy grade with
+a warning that says why: grading never fails because of the LLM.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
+import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
 from grader.cards import Card
-from grader.guard import find_directives
+from grader.guard import Directive
+from grader.llm_types import ChatClient, LLMReply, MemoryCache
 from grader.result import GradeResult
 from grader.rubric import PROMPT_VERSION, ReplyError, cache_key, messages, parse_reply
 from grader.scoring import Strictness, Thresholds
-from grader.verify import blank, directive_warning, merge
+from grader.verify import merge
 
 _NO_MATCH = "the answer matches none of the reference points"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 log = logging.getLogger(__name__)
+
+# The fuzzy grade of the answer with grader-directed text blanked, and those spans.
+Base = tuple[GradeResult, Sequence[Directive]]
 
 
 class Run:
@@ -29,65 +39,42 @@ class Run:
         self,
         card: Card,
         answer: str,
-        llm: Any,
+        llm: ChatClient,
         *,
         strictness: Strictness,
         thresholds: Thresholds | None,
     ) -> None:
         self.started = time.monotonic()
-        self.deadline = self.started + float(llm.timeout)  # one budget for the whole call
         self.card, self.answer, self.llm = card, answer, llm
         self.strictness, self.thresholds = strictness, thresholds
+        self.model = str(getattr(llm, "model", "?"))
         self.skip = not answer.strip()
-        self.messages = [] if self.skip else messages(card, answer)
-        self.key = cache_key(card, answer, model=str(llm.model))
-        self.directives = find_directives(answer)
-        self._fuzzy: GradeResult | None = None
-        self._base: GradeResult | None = None
+        self.deadline = self.started + _timeout(llm)  # one budget for the whole call
+        # Text that is not valid Unicode (lone surrogates from undecodable bytes) is sent
+        # and keyed with U+FFFD in their place.
+        sent = _SURROGATE.sub("\ufffd", answer)
+        self.messages = [] if self.skip else messages(card, sent)
+        endpoint = getattr(llm, "base_url", None)
+        self.key = cache_key(card, sent, model=self.model, endpoint=endpoint and str(endpoint))
+        self.base: GradeResult | None = None
+        self.directives: Sequence[Directive] = ()
+        self.valid: LLMReply | None = None  # a reply that proved valid: worth caching
 
-    @property
-    def fuzzy(self) -> GradeResult:
-        """The fuzzy-only grade of the answer (set by the caller, maybe while the LLM works)."""
-        if self._fuzzy is None:
-            raise RuntimeError("Run.fuzzy is not set")
-        return self._fuzzy
-
-    @fuzzy.setter
-    def fuzzy(self, result: GradeResult) -> None:
-        self._fuzzy, self._base = result, None
+    def set_base(self, base: Base) -> None:
+        self.base, self.directives = base
 
     @property
     def version(self) -> str:
-        return f"{self.fuzzy.grader_version}+prompt.{PROMPT_VERSION}"
-
-    @property
-    def base(self) -> GradeResult:
-        """What the LLM may add to: the fuzzy grade, without grader-directed text."""
-        if self._base is None:
-            self._base = self._guarded() if self.directives else self.fuzzy
-        return self._base
-
-    def _guarded(self) -> GradeResult:
-        """The fuzzy grade with the grader-directed text blanked out: it earns nothing."""
-        from grader.grade import fuzzy_grade
-
-        guarded = fuzzy_grade(
-            self.card,
-            blank(self.answer, self.directives),
-            strictness=self.strictness,
-            thresholds=self.thresholds,
-        )
-        # Blanking keeps every offset, so the evidence spans still index the real answer.
-        warnings = (*self.fuzzy.warnings, directive_warning(self.directives))
-        return replace(guarded, warnings=warnings)
+        assert self.base is not None
+        return f"{self.base.grader_version}+prompt.{PROMPT_VERSION}"
 
     def _usage(self, reply: Any | None) -> dict[str, Any]:
-        if reply is not None:
+        if reply is not None and callable(getattr(reply, "usage", None)):
             usage: dict[str, Any] = reply.usage()
             return usage
         elapsed = round((time.monotonic() - self.started) * 1000)
         return {
-            "model": str(self.llm.model),
+            "model": self.model,
             "prompt_tokens": 0,
             "completion_tokens": 0,
             "latency_ms": elapsed,
@@ -98,20 +85,20 @@ class Run:
         self, reason: str, *, reply: Any | None = None, extra: tuple[str, ...] = ()
     ) -> GradeResult:
         """The fuzzy grade (grader-directed text still earning nothing), saying why."""
-        result = self.base
+        assert self.base is not None
         warnings = (
-            *result.warnings,
+            *self.base.warnings,
             *extra,
             f"fuzzy grade: the LLM rubric was not used ({reason})",
         )
         return replace(
-            result,
+            self.base,
             warnings=tuple(dict.fromkeys(warnings)),
             grader_version=self.version,
             llm_usage=None if self.skip else self._usage(reply),
         )
 
-    def failed(self, exc: Exception) -> GradeResult:
+    def failed(self, exc: BaseException) -> GradeResult:
         """The fallback for an endpoint failure (timeout, connection, HTTP error, refusal)."""
         from grader.llm import LLMError
 
@@ -127,8 +114,9 @@ class Run:
             return self.fallback(f"internal error: {type(exc).__name__}")
 
     def _finish(self, reply: Any) -> GradeResult:
+        assert self.base is not None
         try:
-            parsed = parse_reply(reply.content, self.card)
+            parsed = parse_reply(str(reply.content), self.card)
         except ReplyError as exc:
             return self.fallback(f"unusable reply: {exc}", reply=reply)
         merged = merge(
@@ -137,14 +125,10 @@ class Run:
             self.base,
             parsed,
             directives=self.directives,
-            # within one level of the fuzzy grade, the lower of with/without the directives
-            ceiling=min(self.fuzzy.score, self.base.score) + 1 if self.directives else None,
             strictness=self.strictness,
             thresholds=self.thresholds,
         )
-        store = getattr(self.llm, "store", None)
-        if store is not None:
-            store(self.key, reply)  # a valid reply: the same request is never sent again
+        self.valid = reply  # a valid reply: the same request is never sent again
         if not merged.used:
             return self.fallback(
                 "none of its verdicts could be verified", reply=reply, extra=merged.warnings
@@ -163,3 +147,106 @@ class Run:
             incorrect=merged.incorrect,
             llm_usage=self._usage(reply),
         )
+
+
+def _timeout(llm: Any) -> float:
+    timeout = float(getattr(llm, "timeout", 0) or 0)
+    if not 0 < timeout < float("inf"):
+        raise ValueError(f"the client's timeout is not a positive number: {timeout!r}")
+    return timeout
+
+
+def _store(llm: Any, run: Run) -> None:
+    store = getattr(llm, "store", None)
+    if run.valid is not None and callable(store):
+        try:
+            store(run.key, run.valid)
+        except Exception:  # a cache that cannot be written costs a request later, no more
+            log.exception("LLM rubric: the reply could not be cached")
+
+
+def _broken(base: Base, exc: BaseException) -> GradeResult:
+    """The fuzzy grade when the LLM call could not even be prepared."""
+    log.exception("LLM rubric: the request could not be prepared")
+    result = base[0]
+    reason = f"fuzzy grade: the LLM rubric was not used (internal error: {type(exc).__name__})"
+    return replace(result, warnings=(*result.warnings, reason))
+
+
+def grade_sync(
+    card: Card,
+    answer: str,
+    llm: ChatClient,
+    base: Base,
+    *,
+    strictness: Strictness,
+    thresholds: Thresholds | None,
+) -> GradeResult:
+    """grade() with a client: ``base`` is the fuzzy grade to add to or fall back on."""
+    try:
+        run = Run(card, answer, llm, strictness=strictness, thresholds=thresholds)
+    except Exception as exc:
+        return _broken(base, exc)
+    run.set_base(base)
+    if run.skip:
+        return run.fallback("the answer is empty")
+    if inspect.iscoroutinefunction(getattr(llm, "complete", None)):
+        return run.fallback("grade() was given an async client; use grade_async()")
+    try:
+        reply = llm.complete(run.messages, key=run.key, deadline=run.deadline)
+    except Exception as exc:  # never fail because the LLM did
+        return run.failed(exc)
+    result = run.finish(reply)
+    _store(llm, run)
+    return result
+
+
+async def grade_async(
+    card: Card,
+    answer: str,
+    llm: ChatClient,
+    base: Callable[[], Base],
+    *,
+    strictness: Strictness,
+    thresholds: Thresholds | None,
+) -> GradeResult:
+    """grade_async() with a client: sends the request, then computes ``base()`` (the fuzzy
+    grade) while the model works, so the person waits for one of them only."""
+    try:
+        run = Run(card, answer, llm, strictness=strictness, thresholds=thresholds)
+    except Exception as exc:
+        return _broken(base(), exc)
+    if run.skip:
+        run.set_base(base())
+        return run.fallback("the answer is empty")
+    if inspect.iscoroutinefunction(getattr(llm, "complete", None)):
+        request = asyncio.ensure_future(
+            llm.complete(run.messages, key=run.key, deadline=run.deadline)
+        )
+    else:  # a sync client: keep the event loop free all the same
+        request = asyncio.ensure_future(
+            asyncio.to_thread(llm.complete, run.messages, key=run.key, deadline=run.deadline)
+        )
+    try:
+        await asyncio.sleep(0)
+        run.set_base(base())
+    except BaseException:
+        request.cancel()
+        raise
+    try:
+        reply = await request
+    except Exception as exc:  # never fail because the LLM did
+        return run.failed(exc)
+    result = run.finish(reply)
+    if run.valid is not None:
+        astore = getattr(llm, "astore", None)
+        if callable(astore):
+            try:
+                await astore(run.key, run.valid)
+            except Exception:
+                log.exception("LLM rubric: the reply could not be cached")
+        elif isinstance(getattr(llm, "cache", None), MemoryCache | None):
+            _store(llm, run)
+        else:  # a database or other blocking cache: off the event loop
+            await asyncio.to_thread(_store, llm, run)
+    return result

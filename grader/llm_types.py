@@ -1,4 +1,4 @@
-"""Plain types of the LLM clients: the reply, the cache protocol and the in-memory LRU."""
+"""Plain types of the LLM clients: the client and cache protocols, the reply, the in-memory LRU."""
 
 from __future__ import annotations
 
@@ -6,6 +6,29 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+
+class ChatClient(Protocol):
+    """What grade() needs of an LLM client (``grader.llm.LLMClient`` or ``AsyncLLMClient``).
+
+    ``complete`` returns an :class:`LLMReply`, or a coroutine of one for an async client.
+    A client may also have ``base_url`` (part of the cache key) and ``store(key, reply)``
+    (or ``async astore``) to keep a reply that proved valid.
+    """
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def timeout(self) -> float: ...
+
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        key: str | None = None,
+        deadline: float | None = None,
+    ) -> Any: ...
 
 
 class LLMCache(Protocol):

@@ -18,9 +18,10 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from grader.cards import Card
+from grader.guard import INVISIBLE
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
-PROMPT_VERSION = (PROMPTS_DIR / "VERSION").read_text(encoding="utf-8").strip()
+TEMPLATES = ("rubric.system.j2", "rubric.user.j2")
 VERDICTS = ("covered", "partial", "missing")
 
 # The reply format of DESIGN.md, strict enough for OpenAI's structured outputs.
@@ -46,6 +47,20 @@ RESPONSE_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+
+def _prompt_version() -> str:
+    """The hand-kept version (prompts/VERSION) plus a hash of the templates and the reply
+    schema, so that any edit to them changes every cache key."""
+    digest = hashlib.sha256()
+    for name in TEMPLATES:
+        digest.update((PROMPTS_DIR / name).read_bytes())
+    digest.update(json.dumps(RESPONSE_SCHEMA, sort_keys=True).encode("utf-8"))
+    number = (PROMPTS_DIR / "VERSION").read_text(encoding="utf-8").strip()
+    return f"{number}.{digest.hexdigest()[:10]}"
+
+
+PROMPT_VERSION = _prompt_version()
+
 _ENV = Environment(
     loader=FileSystemLoader(PROMPTS_DIR),
     undefined=StrictUndefined,  # a missing variable is an error, never an empty string
@@ -53,14 +68,17 @@ _ENV = Environment(
     keep_trailing_newline=False,
 )
 
-# <answer>, </ answer >, ＜/ＡＮＳＷＥＲ＞, &lt;answer&gt; ... in any case and spacing.
+# <answer>, </ answer >, ＜/ＡＮＳＷＥＲ＞, &lt;answer&gt;, <\/answer>, ‹/аnswer› (Cyrillic а) ...
+# in any case and spacing; invisible characters are removed first.
+_LETTERS = {"a": "aаɑαａ@", "n": "nｎп", "s": "sѕｓ$", "w": "wԝѡｗ", "e": "eеєｅ3", "r": "rгｒ"}
+_OPEN = r"(?:<|＜|﹤|〈|〈|⟨|‹|«|˂|ᐸ|&lt;?|&#0*60;|&#x0*3c;|\\u003c)"
+_CLOSE = r"(?:>|＞|﹥|〉|〉|⟩|›|»|˃|ᐳ|&gt;?|&#0*62;|&#x0*3e;|\\u003e)"
 _TAG = re.compile(
-    r"(?:<|＜|﹤|〈|⟨|&lt;?|&#0*60;|&#x0*3c;)\s*([/／⁄∕\\]?)\s*"
-    r"(a\s*n\s*s\s*w\s*e\s*r|ａ\s*ｎ\s*ｓ\s*ｗ\s*ｅ\s*ｒ)\b[^>＞﹥〉⟩&]{0,40}"
-    r"(?:>|＞|﹥|〉|⟩|&gt;?|&#0*62;|&#x0*3e;)",
+    rf"{_OPEN}\s*([/／⁄∕⧸\\]{{0,3}})\s*"
+    + r"\s*".join(f"[{_LETTERS[c]}]" for c in "answer")
+    + rf"(?![a-z])[^>＞﹥〉〉⟩›»&]{{0,40}}?{_CLOSE}",
     re.IGNORECASE,
 )
-_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
 
 
 class ReplyError(ValueError):
@@ -69,7 +87,7 @@ class ReplyError(ValueError):
 
 def neutralise_tags(text: str) -> str:
     """Turn any ``<answer>``/``</answer>`` tag variant into inert ``[answer]``/``[/answer]``."""
-    text = _INVISIBLE.sub("", text)
+    text = INVISIBLE.sub("", text)
     return _TAG.sub(lambda m: "[/answer]" if m.group(1) else "[answer]", text)
 
 
@@ -99,8 +117,9 @@ def messages(card: Card, answer: str) -> list[dict[str, str]]:
     ]
 
 
-def cache_key(card: Card, answer: str, *, model: str) -> str:
-    """sha256 of everything that decides the reply: card content, answer, model, prompt."""
+def cache_key(card: Card, answer: str, *, model: str, endpoint: str | None = None) -> str:
+    """sha256 of everything that decides the reply: card content, answer, model, endpoint
+    (another server may serve another model under the same name) and prompt version."""
     content = {
         "question": card.question,
         "points": [
@@ -109,10 +128,11 @@ def cache_key(card: Card, answer: str, *, model: str) -> str:
         ],
         "answer": answer,
         "model": model,
+        "endpoint": (endpoint or "").rstrip("/"),
         "prompt": PROMPT_VERSION,
     }
-    blob = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    blob = json.dumps(content, sort_keys=True, separators=(",", ":"))  # ASCII: never fails
+    return hashlib.sha256(blob.encode("ascii")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

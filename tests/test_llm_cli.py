@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,8 +109,9 @@ def test_llm_check_prints_model_latency_and_structured_output(
 
 
 def test_llm_check_failure_is_one_line(
-    fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+    fake: FakeOpenAI, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("FLASHGRADE_LLM_TIMEOUT", "0.4")  # 500s are retried for the whole budget
     fake.script(status(500, "down"))
     assert main(["llm-check"]) == 2
     err = capsys.readouterr().err
@@ -186,3 +189,71 @@ def test_eval_llm_with_concurrency_prints_the_same_metrics(
     methods = [json.loads(line)["method"] for line in out_file.read_text().splitlines()]
     assert methods.count("llm") >= 3
     assert "eval:" in captured.err  # progress
+
+
+# --- review fixes: input that is not UTF-8, optional LLM settings, messages ---------------
+
+
+def test_answers_that_are_not_utf8_are_one_line_errors_with_a_model_configured(
+    fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.script(keyword_grader())
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"canary \xff release")))
+    assert main(["grade", "--deck", str(DECK), "--card", "6"]) == 2
+    err = capsys.readouterr().err
+    assert err == "flashgrade: error: stdin: not UTF-8 text (byte 7)\n"
+    # what argv holds for undecodable bytes (surrogateescape)
+    assert main(["grade", "--deck", str(DECK), "--card", "6", "--answer", "canary \udcff"]) == 2
+    assert capsys.readouterr().err == "flashgrade: error: --answer: not UTF-8 text\n"
+    assert fake.count == 0
+
+
+def test_utf8_stdin_is_graded(
+    fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.script(keyword_grader())
+    answer = "Déployer en canary: deploy to a small subset of users first."
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(answer.encode("utf-8"))))
+    assert main(["grade", "--deck", str(DECK), "--card", "6", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["method"] == "llm"
+    assert answer in fake.calls[0].user
+
+
+def test_a_model_without_an_endpoint_warns_and_grades_fuzzily_unless_llm_is_asked_for(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FLASHGRADE_LLM_MODEL", "m")
+    args = ["grade", "--deck", str(DECK), "--card", "6", "--answer", "canary", "--json"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["method"] == "fuzzy"
+    assert "warning: the LLM rubric needs OPENAI_API_KEY" in captured.err
+    assert main([*args, "--llm"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("flashgrade: error: --llm: the LLM rubric needs OPENAI_API_KEY")
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-1", "0"])
+def test_timeouts_that_are_not_positive_and_finite_are_errors(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    monkeypatch.setenv("FLASHGRADE_LLM_MODEL", "m")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("FLASHGRADE_LLM_TIMEOUT", value)
+    assert main(["grade", "--deck", str(DECK), "--card", "1", "--answer", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "FLASHGRADE_LLM_TIMEOUT must be a positive number" in err
+
+
+def test_llm_check_errors_name_llm_check_not_the_llm_flag(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["llm-check"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("flashgrade: error: llm-check: the LLM rubric needs FLASHGRADE_LLM_MODEL")
+    assert "--llm" not in err
+
+
+def test_eval_of_a_directory_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(tmp_path), "--no-llm"]) == 2
+    assert "labelled data is a directory" in capsys.readouterr().err

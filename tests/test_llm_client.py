@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fake_openai import (
@@ -21,7 +23,7 @@ from fake_openai import (
 
 from grader import grade, grade_async
 from grader.cards import Alias, Card, Point
-from grader.llm import AsyncLLMClient, LLMClient, LLMError
+from grader.llm import AsyncLLMClient, LLMClient, LLMConfigError, LLMError
 from grader.rubric import PROMPT_VERSION
 
 KEY = "sk-test-SECRET-0123456789"
@@ -52,8 +54,8 @@ CARD = Card(
         ),
     ),
 )
-ANSWER = "We ship it to 5% of people first and watch what happens, then everyone gets it."
-PARAPHRASE = verdicts({"1.1": ("covered", "ship it to 5% of people first")})
+ANSWER = "We ship it to 5% of users first and watch what happens, then everyone gets it."
+PARAPHRASE = verdicts({"1.1": ("covered", "ship it to 5% of users first")})
 
 
 @pytest.fixture
@@ -105,7 +107,7 @@ def test_contradictions_are_returned_and_shown(fake: FakeOpenAI) -> None:
     answer = ANSWER + " Monitoring is not needed at all."
     fake.script(
         verdicts(
-            {"1.1": ("covered", "ship it to 5% of people first")},
+            {"1.1": ("covered", "ship it to 5% of users first")},
             incorrect=lambda call: ["Monitoring is not needed at all.", "made up claim"],
         )
     )
@@ -173,7 +175,7 @@ def test_quotes_unrelated_to_the_point_earn_nothing(fake: FakeOpenAI) -> None:
     fake.script(
         verdicts(
             {
-                "1.1": ("covered", "ship it to 5% of people first"),
+                "1.1": ("covered", "ship it to 5% of users first"),
                 "2.2": ("covered", "then everyone gets it"),
             }
         )
@@ -184,12 +186,12 @@ def test_quotes_unrelated_to_the_point_earn_nothing(fake: FakeOpenAI) -> None:
 
 
 def test_429_with_retry_after_then_success(fake: FakeOpenAI) -> None:
-    fake.script(status(429, "slow down", headers={"retry-after": "0.3"}), PARAPHRASE)
+    fake.script(status(429, "slow down", headers={"retry-after": "0.15"}), PARAPHRASE)
     start = time.monotonic()
     result = grade(CARD, ANSWER, llm=client(fake))
     elapsed = time.monotonic() - start
     assert result.method == "llm" and fake.count == 2
-    assert elapsed >= 0.3  # the server's Retry-After was honoured
+    assert elapsed >= 0.15  # the server's Retry-After was honoured
 
 
 def test_429_asking_for_longer_than_the_budget_falls_back_at_once(fake: FakeOpenAI) -> None:
@@ -203,10 +205,10 @@ def test_429_asking_for_longer_than_the_budget_falls_back_at_once(fake: FakeOpen
 def test_repeated_500s_are_retried_then_fall_back_within_the_deadline(fake: FakeOpenAI) -> None:
     fake.script(status(500, "upstream exploded"))
     start = time.monotonic()
-    result = grade(CARD, ANSWER, llm=client(fake, timeout=0.8))
+    result = grade(CARD, ANSWER, llm=client(fake, timeout=0.4))
     elapsed = time.monotonic() - start
     assert result.method == "fuzzy" and 2 <= fake.count <= 6
-    assert elapsed < 0.8 + 1.0
+    assert elapsed < 0.4 + 1.0
     assert any("HTTP 500" in w for w in result.warnings)
 
 
@@ -220,31 +222,31 @@ def test_a_reply_slower_than_the_deadline_falls_back_within_deadline_plus_one_se
     fake: FakeOpenAI,
 ) -> None:
     fake.script(slow(5.0, PARAPHRASE))
-    deadline = 1.0
+    deadline = 0.5
     start = time.monotonic()
     result = grade(CARD, ANSWER, llm=client(fake, timeout=deadline))
     elapsed = time.monotonic() - start
     assert result.method == "fuzzy"
     assert deadline * 0.8 <= elapsed < deadline + 1.0, elapsed
-    assert any("time budget of 1 s" in w for w in result.warnings), result.warnings
+    assert any("time budget of 0.5 s" in w for w in result.warnings), result.warnings
 
 
 def test_async_slow_reply_falls_back_within_deadline_plus_one_second(fake: FakeOpenAI) -> None:
     fake.script(slow(5.0, PARAPHRASE))
-    llm = AsyncLLMClient(model="m", base_url=fake.url, api_key=KEY, timeout=1.0)
+    llm = AsyncLLMClient(model="m", base_url=fake.url, api_key=KEY, timeout=0.5)
     start = time.monotonic()
     result = asyncio.run(grade_async(CARD, ANSWER, llm=llm))
-    assert result.method == "fuzzy" and time.monotonic() - start < 2.0
+    assert result.method == "fuzzy" and time.monotonic() - start < 0.5 + 1.0
 
 
 def test_connection_refused_falls_back() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    llm = LLMClient(model="m", base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, timeout=1.0)
+    llm = LLMClient(model="m", base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, timeout=0.4)
     start = time.monotonic()
     result = grade(CARD, ANSWER, llm=llm)
-    assert result.method == "fuzzy" and time.monotonic() - start < 2.0
+    assert result.method == "fuzzy" and time.monotonic() - start < 0.4 + 1.0
     assert any("cannot connect" in w for w in result.warnings), result.warnings
 
 
@@ -326,3 +328,104 @@ def test_clients_given_to_the_wrong_grade_function_never_break_grading(fake: Fak
     async_client = AsyncLLMClient(model="m", base_url=fake.url, api_key=KEY, timeout=1.0)
     result = grade(CARD, ANSWER, llm=async_client)
     assert result.method == "fuzzy" and any("grade_async" in w for w in result.warnings)
+
+
+# --- review fixes: retry warnings, text that is not Unicode, settings, async caches -------
+
+
+def test_429_whose_retry_after_outlasts_the_time_left_says_so(fake: FakeOpenAI) -> None:
+    fake.script(status(429, "slow down", headers={"retry-after": "0.1"}))
+    start = time.monotonic()
+    result = grade(CARD, ANSWER, llm=client(fake, timeout=0.25))
+    assert time.monotonic() - start < 0.25 + 1.0 and fake.count >= 2
+    [warning] = [w for w in result.warnings if "HTTP 429" in w]
+    assert "Retry-After 0.1 s exceeds the" in warning
+    assert "s left of the time budget of 0.25 s" in warning
+
+
+def test_429_until_the_attempts_run_out_says_so(fake: FakeOpenAI) -> None:
+    fake.script(status(429, "slow down", headers={"retry-after": "0"}))
+    result = grade(CARD, ANSWER, llm=client(fake))
+    assert fake.count == 6
+    assert any(
+        "after 6 attempts; gave up after the most attempts allowed" in w for w in result.warnings
+    )
+    assert not any("exceeds" in w for w in result.warnings)
+
+
+def test_answers_that_are_not_valid_unicode_never_break_grading(fake: FakeOpenAI) -> None:
+    fake.script(PARAPHRASE)
+    answer = ANSWER + " \udcff\udc80"  # undecodable bytes, as surrogateescape reads them
+    result = grade(CARD, answer, llm=client(fake))
+    assert result.method == "llm" and status_of(result, "1.1") == "covered"
+    assert "\ufffd" in fake.calls[0].user and "\udcff" not in fake.calls[0].user
+    llm = AsyncLLMClient(model="m", base_url=fake.url, api_key=KEY, timeout=2.0)
+    assert asyncio.run(grade_async(CARD, answer, llm=llm)).method == "llm"
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), float("nan"), 0.0, -1.0])
+def test_timeouts_that_are_not_positive_and_finite_are_config_errors(timeout: float) -> None:
+    with pytest.raises(LLMConfigError, match="FLASHGRADE_LLM_TIMEOUT"):
+        LLMClient(model="m", base_url="http://127.0.0.1:9/v1", timeout=timeout)
+
+
+class ThreadRecordingCache:
+    """A cache that blocks, like the web app's database: records the threads it runs on."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+        self.threads: list[int] = []
+
+    def get(self, key: str) -> str | None:
+        self.threads.append(threading.get_ident())
+        return self.data.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self.threads.append(threading.get_ident())
+        self.data[key] = value
+
+
+def test_the_async_client_uses_a_blocking_cache_off_the_event_loop(fake: FakeOpenAI) -> None:
+    fake.script(PARAPHRASE)
+    cache = ThreadRecordingCache()
+    llm = AsyncLLMClient(model="m", base_url=fake.url, api_key=KEY, timeout=2.0, cache=cache)
+
+    async def twice() -> int:
+        await grade_async(CARD, ANSWER, llm=llm)
+        second = await grade_async(CARD, ANSWER, llm=llm)
+        assert second.llm_usage is not None and second.llm_usage["cached"] is True
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(twice())
+    assert len(cache.threads) == 3 and loop_thread not in cache.threads  # get, set, get
+    assert fake.count == 1
+
+
+def test_the_async_client_closes_the_sdk_of_a_finished_event_loop(fake: FakeOpenAI) -> None:
+    fake.script(PARAPHRASE)
+    llm = AsyncLLMClient(model="m", base_url=fake.url, api_key=KEY, timeout=2.0)
+    asyncio.run(grade_async(CARD, ANSWER, llm=llm))
+    [first] = llm._sdks.values()
+    asyncio.run(grade_async(CARD, ANSWER + " Then monitor.", llm=llm))
+    assert first.is_closed() and len(llm._sdks) == 1 and first not in llm._sdks.values()
+
+
+def test_the_endpoint_is_part_of_the_cache_key(fake: FakeOpenAI) -> None:
+    fake.script(PARAPHRASE)
+    llm = client(fake)
+    grade(CARD, ANSWER, llm=llm)
+    with running() as other:
+        other.script(PARAPHRASE)
+        elsewhere = LLMClient(model="fake-model", base_url=other.url, api_key=KEY, cache=llm.cache)
+        grade(CARD, ANSWER, llm=elsewhere)
+        assert other.count == 1  # same model name, another server: not answered from the cache
+
+
+def test_the_llm_branch_does_not_import_grade() -> None:
+    import ast
+
+    import grader.llm_grade
+
+    tree = ast.parse(Path(grader.llm_grade.__file__).read_text(encoding="utf-8"))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "grader.grade" not in imported  # no cycle: grade() hands it the fuzzy grade

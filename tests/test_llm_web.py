@@ -36,6 +36,7 @@ def client(fake: FakeOpenAI, tmp_path: Path, decks_dir: Path):  # type: ignore[n
         openai_base_url=fake.url,
         openai_api_key=KEY,
         llm_timeout=2.0,
+        grade_workers=0,  # fuzzy grading in-process: no worker to start
     )
     with TestClient(create_app(settings)) as test_client:
         yield test_client
@@ -77,13 +78,26 @@ def test_llm_failure_falls_back_and_the_page_says_why_without_the_key(
     client,
     fake: FakeOpenAI,  # type: ignore[no-untyped-def]
 ) -> None:
-    fake.script(status(500, f"boom for key {KEY}"))
+    fake.script(status(401, f"bad key {KEY}"))  # not retried: the fallback comes at once
     response = client.post("/api/attempts", json={"deck": "mlops", "card": 6, "answer": ANSWER})
     body = response.json()
     assert response.status_code == 201 and body["method"] == "fuzzy"
-    assert any("LLM rubric was not used" in w and "HTTP 500" in w for w in body["warnings"])
+    assert any("LLM rubric was not used" in w and "HTTP 401" in w for w in body["warnings"])
     page = client.get(f"/attempts/{body['attempt_id']}").text
     assert "graded by fuzzy keyword matching" in page
     assert "LLM rubric was not used" in page
     assert KEY not in page and KEY not in response.text
     assert metric(client.get("/metrics").text, "flashgrade_llm_fallbacks_total") == 1
+
+
+def test_the_database_cache_keeps_replies_with_a_memory_lru_in_front(tmp_path: Path) -> None:
+    from web.store import LLMCache, Store
+
+    store = Store(f"sqlite:///{tmp_path / 'cache.db'}")
+    store.create_schema()
+    cache = LLMCache(store, memory_items=2)
+    for key in ("a", "b", "c"):
+        cache.set(key, key.upper())
+    assert [cache.get(k) for k in ("a", "b", "c", "d")] == ["A", "B", "C", None]
+    assert LLMCache(store).get("a") == "A"  # from the table, not the memory
+    store.dispose()

@@ -79,6 +79,10 @@ def test_prompt_lists_points_one_per_line_and_the_answer_alone_between_tags() ->
         "&lt;/answer&gt;",
         "</ans\u200bwer>",
         "<\tanswer\n>",
+        "</ans\u202ewer>",  # a direction override inside the word
+        "<\\/answer>",  # JSON-style escaped slash
+        "\u2039/\u0430nswer>",  # single angle quote and a Cyrillic a
+        "\u00ab/answer\u00bb",
     ],
 )
 def test_answer_tags_inside_the_answer_are_neutralised(tag: str) -> None:
@@ -176,3 +180,25 @@ def test_cache_key_covers_card_content_answer_model_and_prompt() -> None:
     )
     assert key != cache_key(renumbered, "answer", model="m")
     assert PROMPT_VERSION
+
+
+def test_cache_key_covers_the_endpoint() -> None:
+    key = cache_key(CARD, "answer", model="m", endpoint="http://a.example/v1")
+    assert key == cache_key(CARD, "answer", model="m", endpoint="http://a.example/v1/")
+    assert key != cache_key(CARD, "answer", model="m", endpoint="http://b.example/v1")
+    assert key != cache_key(CARD, "answer", model="m")
+
+
+def test_prompt_version_changes_with_the_templates(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from grader import rubric
+
+    for name in (*rubric.TEMPLATES, "VERSION"):
+        shutil.copy(rubric.PROMPTS_DIR / name, tmp_path / name)
+    monkeypatch.setattr(rubric, "PROMPTS_DIR", tmp_path)
+    assert rubric._prompt_version() == PROMPT_VERSION
+    with (tmp_path / "rubric.system.j2").open("a", encoding="utf-8") as f:
+        f.write("\nOne more rule.")
+    edited = rubric._prompt_version()
+    assert edited != PROMPT_VERSION and edited.split(".")[0] == PROMPT_VERSION.split(".")[0]

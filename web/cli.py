@@ -10,6 +10,11 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from grader import Deck
+    from grader.llm import LLMClient
 
 EXIT_USAGE = 2
 
@@ -35,7 +40,8 @@ def read_text(path: str | Path, *, what: str = "file") -> str:
         raise CliError(f"cannot read {what} {p}: {exc.strerror}") from None
 
 
-def _load_deck(path: str):  # type: ignore[no-untyped-def]
+def _load_deck(path: str) -> Deck:
+    """The deck at ``path``; load_deck reports every read or decoding failure as DeckError."""
     from grader import DeckError, load_deck
 
     p = Path(path)
@@ -45,10 +51,32 @@ def _load_deck(path: str):  # type: ignore[no-untyped-def]
         return load_deck(p)
     except DeckError as exc:
         raise CliError(str(exc)) from None
+
+
+def _read_answer(args: argparse.Namespace) -> str:
+    """The answer from --answer, --answer-file or stdin, which must be UTF-8 text."""
+    if args.answer is not None:
+        try:
+            args.answer.encode("utf-8")  # undecodable argv bytes arrive as lone surrogates
+        except UnicodeEncodeError:
+            raise CliError("--answer: not UTF-8 text") from None
+        return str(args.answer)
+    if args.answer_file is not None:
+        return read_text(args.answer_file, what="answer file")
+    if sys.stdin is None or sys.stdin.isatty():
+        raise CliError("no answer: give --answer TEXT, --answer-file PATH or pipe it on stdin")
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # a text stream without bytes underneath (tests, embedding)
+        text = sys.stdin.read()
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise CliError("stdin: not UTF-8 text") from None
+        return text
+    try:
+        return bytes(buffer.read()).decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CliError(f"{p}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise CliError(f"cannot read deck {p}: {exc.strerror}") from None
+        raise CliError(f"stdin: not UTF-8 text (byte {exc.start})") from None
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -64,17 +92,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         card = deck.card(args.card)
     except CardNotFound as exc:
         raise CliError(str(exc)) from None
-    if args.answer is not None:
-        answer = args.answer
-    elif args.answer_file is not None:
-        answer = read_text(args.answer_file, what="answer file")
-    else:
-        if sys.stdin is None or sys.stdin.isatty():
-            raise CliError("no answer: give --answer TEXT, --answer-file PATH or pipe it on stdin")
-        try:
-            answer = sys.stdin.read()
-        except UnicodeDecodeError:
-            raise CliError("stdin: not UTF-8 text") from None
+    answer = _read_answer(args)
     llm = _llm_client(args.llm)
     result = grade(card, answer, llm=llm)
     if args.json:
@@ -92,19 +110,29 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
-def _llm_client(flag: bool | None):  # type: ignore[no-untyped-def]
-    """The sync LLM client when one is configured and wanted, else None (fuzzy grading)."""
+def _llm_client(flag: bool | None, *, what: str = "--llm") -> LLMClient | None:
+    """The sync LLM client when one is configured and wanted, else None (fuzzy grading).
+
+    ``flag`` is True for --llm (required: a missing setting is an error naming ``what``),
+    None when neither flag was given (the LLM is optional: a missing setting is a warning
+    and the grade is fuzzy) and False for --no-llm. An invalid setting is always an error.
+    """
     if flag is False:
         return None
     try:
-        from grader.llm import LLMConfigError, client_from_env
+        from grader.llm import LLMConfigError, LLMNotConfigured, client_from_env
     except ImportError:
         if flag:
-            raise CliError("--llm: the LLM rubric is not available in this build") from None
+            raise CliError(f"{what}: the LLM rubric is not available in this build") from None
         return None
     try:
         return client_from_env(required=bool(flag))
-    except LLMConfigError as exc:
+    except LLMNotConfigured as exc:
+        if flag:
+            raise CliError(f"{what}: {exc}") from None
+        print(f"warning: {exc}; grading without the LLM rubric", file=sys.stderr)
+        return None
+    except LLMConfigError as exc:  # a setting given but invalid: the person wants it fixed
         raise CliError(str(exc)) from None
 
 
@@ -115,6 +143,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from grader.evaluate import DataError, iter_prediction_lines, metrics, predict, read_rows
 
     path = Path(args.file)
+    if path.is_dir():
+        raise CliError(f"labelled data is a directory: {path}")
     if not path.is_file():
         raise CliError(f"labelled data not found: {path}")
     if args.concurrency < 1:
@@ -143,7 +173,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         progress=progress if len(rows) >= 200 or llm is not None else None,
     )
     if args.out:
-        _write_atomic(Path(args.out), "".join(line + "\n" for line in iter_prediction_lines(rows, results)))
+        _write_atomic(
+            Path(args.out), "".join(line + "\n" for line in iter_prediction_lines(rows, results))
+        )
     figures = metrics(rows, results)
     if args.json:
         print(json.dumps(figures))
@@ -273,7 +305,9 @@ def cmd_llm_check(args: argparse.Namespace) -> int:
     from grader.llm import LLMError
     from grader.rubric import ReplyError, first_object
 
-    client = _llm_client(True)
+    client = _llm_client(True, what="llm-check")
+    if client is None:  # pragma: no cover - required=True gives a client or a CliError
+        raise CliError("llm-check: the LLM rubric is not configured")
     try:
         reply = client.check()
     except LLMError as exc:
@@ -311,17 +345,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="flashgrade", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    def add(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+    def add(
+        name: str, func: Callable[[argparse.Namespace], int], help: str
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         p.set_defaults(func=func)
         return p
 
     def llm_flags(p: argparse.ArgumentParser) -> None:
         g = p.add_mutually_exclusive_group()
-        g.add_argument("--llm", dest="llm", action="store_true", default=None,
-                       help="grade with the LLM rubric (needs FLASHGRADE_LLM_MODEL)")
-        g.add_argument("--no-llm", dest="llm", action="store_false",
-                       help="fuzzy grading only, even when a model is configured")
+        g.add_argument(
+            "--llm",
+            dest="llm",
+            action="store_true",
+            default=None,
+            help="grade with the LLM rubric (needs FLASHGRADE_LLM_MODEL)",
+        )
+        g.add_argument(
+            "--no-llm",
+            dest="llm",
+            action="store_false",
+            help="fuzzy grading only, even when a model is configured",
+        )
 
     p = add("serve", cmd_serve, "run the web app")
     p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
@@ -347,8 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("import", cmd_import, "convert a deck file into flashgrade's Markdown format")
     p.add_argument("file", help="deck file to import")
-    p.add_argument("--format", default="auto",
-                   choices=["auto", "brainscape", "anki-txt", "markdown"])
+    p.add_argument(
+        "--format", default="auto", choices=["auto", "brainscape", "anki-txt", "markdown"]
+    )
     p.add_argument("--out", help="write here (default: stdout)")
 
     p = add("check", cmd_check, "lint decks: empty cards, ungradable points, duplicate ids")

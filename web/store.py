@@ -8,7 +8,6 @@ the question and of every point as graded.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +36,8 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 from sqlalchemy.pool import StaticPool
+
+from grader.llm_types import MemoryCache
 
 SCHEMA_VERSION = 1
 
@@ -292,23 +293,20 @@ class Store:
 
 class LLMCache:
     """The LLM client's cache: ``get(key)`` / ``set(key, value)`` on the ``llm_cache`` table,
-    with a small in-memory LRU in front."""
+    with grader's in-memory LRU in front (the client calls it from a worker thread)."""
 
     def __init__(self, store: Store, *, memory_items: int = 256) -> None:
         self._store = store
-        self._memory: OrderedDict[str, str] = OrderedDict()
-        self._memory_items = memory_items
-        self._lock = threading.Lock()
+        self._memory = MemoryCache(memory_items)
 
     def get(self, key: str) -> str | None:
-        with self._lock:
-            if key in self._memory:
-                self._memory.move_to_end(key)
-                return self._memory[key]
+        value = self._memory.get(key)
+        if value is not None:
+            return value
         with self._store.read() as session:
             value = session.scalar(select(LLMCacheEntry.value).where(LLMCacheEntry.key == key))
         if value is not None:
-            self._remember(key, value)
+            self._memory.set(key, value)
         return value
 
     def set(self, key: str, value: str) -> None:
@@ -319,11 +317,4 @@ class LLMCache:
             else:
                 entry.value = value
                 entry.created_at = utcnow()
-        self._remember(key, value)
-
-    def _remember(self, key: str, value: str) -> None:
-        with self._lock:
-            self._memory[key] = value
-            self._memory.move_to_end(key)
-            while len(self._memory) > self._memory_items:
-                self._memory.popitem(last=False)
+        self._memory.set(key, value)
