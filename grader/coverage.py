@@ -47,6 +47,7 @@ def _find_terms(prepared: PreparedCard, tokens: list[Token], negated: set[int]) 
     by_stem: dict[str, list[int]] = {}  # term stems only: positions, in order
     joins: dict[str, list[int]] = {}  # neighbours joined into a term word
     compounds = prepared.compounds
+    heads = prepared.heads
     stems = prepared.stems
     prev = prev2 = None
     for i, tok in enumerate(tokens):
@@ -54,13 +55,12 @@ def _find_terms(prepared: PreparedCard, tokens: list[Token], negated: set[int]) 
             by_stem.setdefault(tok.stem, []).append(i)
         # Joined neighbours match compounds: "auto scaling", "blue/green" -> "autoscaling", ...
         if prev is not None and prev.clause == tok.clause:
-            joined = prev.word + tok.word
-            if joined in compounds:
-                joins.setdefault(joined, []).append(i - 1)
-            if prev2 is not None and prev2.clause == tok.clause:
-                joined = prev2.word + joined
-                if joined in compounds:
-                    joins.setdefault(joined, []).append(i - 2)
+            if prev.word in heads and prev.word + tok.word in compounds:
+                joins.setdefault(prev.word + tok.word, []).append(i - 1)
+            if prev2 is not None and prev2.clause == tok.clause and prev2.word in heads:
+                joined = prev2.word + prev.word
+                if joined in heads and joined + tok.word in compounds:
+                    joins.setdefault(joined + tok.word, []).append(i - 2)
         prev2, prev = prev, tok
 
     hits: dict[str, _Hits] = {}
@@ -86,8 +86,12 @@ def _find_terms(prepared: PreparedCard, tokens: list[Token], negated: set[int]) 
             # Typos rarely hit the first letter; look-alikes often differ there.
             if cand[0] == word[0] and abs(len(cand) - len(word)) <= 2:
                 found_at.setdefault(int(row), set()).add(cand)
+        at: dict[str, list[int]] = {}
+        if found_at:
+            for i, t in enumerate(tokens):
+                at.setdefault(t.word, []).append(i)
         for row, words in found_at.items():
-            positions = [i for i, t in enumerate(tokens) if t.word in words]
+            positions = [i for w in words for i in at.get(w, ())]
             for joined in words & joins.keys():
                 positions.extend(joins[joined])
             hits[unmatched[row]] = _split(sorted(set(positions)), negated, FUZZY_STRENGTH)

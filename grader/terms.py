@@ -72,6 +72,7 @@ class PreparedCard:
     words: tuple[str, ...]  # distinct term words, for one fuzzy pass over the answer
     reference_stems: str  # the content stems of all points, for whole-answer similarity
     compounds: frozenset[str]  # term words that an answer may write as two or three words
+    heads: frozenset[str]  # beginnings of those words: what a first part must be
     word_stems: tuple[tuple[str, str], ...]  # (word, stem) of every term word
     stems: frozenset[str]
     sectioned: bool  # points in more than one section: a checklist, not prose
@@ -157,6 +158,7 @@ def prepare(card: Card) -> PreparedCard:
         tuple(words),
         stems,
         compounds,
+        frozenset(w[:k] for w in words for k in range(1, len(w))),
         word_stems,
         frozenset(s for _, s in word_stems),
         len({p.id.split(".", 1)[0] for p in card.points}) > 1,
