@@ -13,8 +13,9 @@ from grader.guard import addresses_grader, find_directives
 # Every word that some pattern spells out, plus the punctuation, numbers and l33t forms
 # that patterns look for: random sentences of these hit the patterns often.
 _SOURCES = [r.regex.pattern for r in (*guard._PLAIN, *guard._ANY)]
-VOCABULARY = sorted({w for p in _SOURCES for w in re.findall(r"[a-z]{2,}", p)}) + [
-    *"5 10 100 5/5 10/10 100% a i u : = \" [ ] < > # ## ( ) { } , ! + ★★★ <!-- a+".split(),
+VOCABULARY = [
+    *sorted({w for p in _SOURCES for w in re.findall(r"[a-z]{2,}", p)}),
+    *'5 10 100 5/5 10/10 100% a i u : = " [ ] < > # ## ( ) { } , ! + ★★★ <!-- a+'.split(),
     *"don't it's you're 1gn0re r-u-b-r-i-c g.r.a.d.e.r <|im_start|>".split(),
 ]
 
