@@ -120,8 +120,18 @@ def web_server(tmp_path: Path, decks_dir: Path):  # type: ignore[no-untyped-def]
         "FLASHGRADE_ACCESS_LOG": "false",
     }
     log = (tmp_path / "server.log").open("wb")
-    command = [sys.executable, "-m", "web.cli", "serve", "--port", str(port),
-               "--db", f"sqlite:///{tmp_path / 'server.sqlite3'}", "--decks", str(decks_dir)]
+    command = [
+        sys.executable,
+        "-m",
+        "web.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--db",
+        f"sqlite:///{tmp_path / 'server.sqlite3'}",
+        "--decks",
+        str(decks_dir),
+    ]
     process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
