@@ -93,6 +93,8 @@ def _strip_accents(text: str) -> str:
 def normalise(sentence: str) -> str:
     """The form that patterns are matched on: NFKC, no invisible characters, look-alike
     letters as Latin, case- and accent-folded, one space between words."""
+    if sentence.isascii():  # most answers: nothing to fold but case and spaces
+        return " ".join(sentence.lower().split())
     text = INVISIBLE.sub("", unicodedata.normalize("NFKC", sentence))
     text = _strip_accents(fold_confusables(text.casefold()))
     return " ".join(text.translate(_QUOTES).split())
