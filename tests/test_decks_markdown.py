@@ -201,8 +201,10 @@ def test_malformed_file_is_one_error_naming_file_and_line(text: str, expected: s
     assert _error(text).startswith(expected)
 
 
-def test_all_empty_cards_is_an_error() -> None:
-    assert _error("# D\n\n## a\n\nq\n").startswith("decks/x.md: no cards")
+def test_all_empty_cards_is_an_error_that_names_one() -> None:
+    assert _error("# D\n\n## a\n\nq\n").startswith(
+        "decks/x.md: no card with reference points (card 'a' has no reference points"
+    )
 
 
 def test_non_utf8_file_is_an_error_naming_it(tmp_path: Path) -> None:

@@ -105,6 +105,9 @@ class _Reader:
         if self.title is None:
             raise fail(self.source, None, "no deck title: a deck starts with '# Title'")
         if not self.cards:
+            skipped = [w.split(": ", 1)[1] for w in self.warnings if w.endswith("; skipped")]
+            if skipped:  # cards there were, all empty: say which rather than "no cards"
+                raise fail(self.source, None, f"no card with reference points ({skipped[0]})")
             raise fail(self.source, None, "no cards: each card starts with '## card-id'")
         return Deck(
             id=deck_id(self.source),
