@@ -21,6 +21,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader import GRADER_VERSION
+from web.agreement import AgreementCollector
+from web.calibrate import Calibrator
 from web.catalog import Catalog
 from web.deps import build_llm
 from web.grading import FuzzyGrader, warm
@@ -29,6 +31,7 @@ from web.practice import AnswerTooLong, NotFound, Practice
 from web.routes_api import api, ops
 from web.routes_pages import render
 from web.routes_pages import router as pages
+from web.routes_progress import router as progress
 from web.schedule import Schedule
 from web.security import (
     CONTENT_SECURITY_POLICY,
@@ -64,7 +67,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     schedule = Schedule(desired_retention=settings.desired_retention, fuzz=settings.fsrs_fuzz)
     fuzzy = FuzzyGrader(workers=settings.grade_workers, strictness=settings.strictness)
     writer = AttemptWriter(store)
-    practice = Practice(settings, store, catalog, schedule, metrics, fuzzy, writer)
+    # each deck's suggestions calibrated to the person's overrides (web/calibrate.py)
+    calibrator = Calibrator(
+        store, enabled=settings.calibration, min_overrides=settings.calibration_min_overrides
+    )
+    calibrator.load()
+    practice = Practice(
+        settings, store, catalog, schedule, metrics, fuzzy, writer, calibrator=calibrator
+    )
+    metrics.registry.register(AgreementCollector(store, calibrator.active_decks))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -111,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalog = catalog
     app.state.metrics = metrics
     app.state.practice = practice
+    app.state.calibrator = calibrator
     app.state.csrf = Csrf(secret)
     app.state.llm = None
     app.state.templates = _templates()
@@ -119,10 +131,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops)
     app.include_router(api)
     app.include_router(pages)
+    app.include_router(progress)
     _add_exception_handlers(app)
 
     # outermost last: metrics time everything, headers go on every response
-    app.add_middleware(RequestGuardMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestGuardMiddleware,
+        max_bytes=settings.max_body_bytes,
+        # the deck upload form reads bodies up to 4x its limit, to say "too large" itself
+        path_limits={"/upload": settings.max_upload_bytes * 4 + 64 * 1024},
+    )
     app.add_middleware(SecurityHeadersMiddleware, docs_paths=("/docs",))
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -15,6 +15,7 @@ from sqlalchemy import Select, select
 
 from grader import Card, CardNotFound, Deck, GradeResult, grade_async
 from web import due, history, reviews
+from web.calibrate import Calibrator
 from web.catalog import Catalog, DeckNotFound
 from web.grading import FuzzyGrader
 from web.metrics import Metrics
@@ -77,9 +78,11 @@ class Practice:
         fuzzy: FuzzyGrader,
         writer: AttemptWriter,
         *,
+        calibrator: Calibrator | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
+        self.calibrator = calibrator  # per-deck calibration of suggestions; None: never
         self.store = store
         self.catalog = catalog
         self.schedule = schedule
@@ -115,7 +118,9 @@ class Practice:
     def suggest(self, deck: Deck, card: Card, result: GradeResult) -> int:
         """The score to suggest for ``result``: every suggestion goes through here (calibration
         per deck hooks in at this point)."""
-        return result.score
+        if self.calibrator is None:
+            return result.score
+        return self.calibrator.apply(deck.id, result.score)
 
     async def grade(self, deck_id: str, card_key: str | int, answer: str, *, llm: Any) -> Graded:
         """Grade an answer without storing anything."""
@@ -214,6 +219,8 @@ class Practice:
             attempt.final = score
             attempt.scored_at = now
         self.metrics.record_score(suggested=attempt.suggested, final=score)
+        if self.calibrator is not None:  # every score is a label: refit the deck's map
+            self.calibrator.refit(attempt.deck_id)
         return Scored(attempt=attempt, next_due=state.due, previous_final=previous)
 
     def list_attempts(

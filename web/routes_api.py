@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic_core import to_json
+from starlette.concurrency import run_in_threadpool
 
 from web.deps import LLMDep, MetricsDep, PracticeDep
 from web.metrics import CONTENT_TYPE_LATEST
@@ -65,7 +66,8 @@ async def healthz() -> dict[str, str]:
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "text format"}},
 )
 async def metrics(m: MetricsDep) -> Response:
-    return Response(m.exposition(), media_type=CONTENT_TYPE_LATEST)
+    # in a thread: the agreement gauges are read from the database at scrape time
+    return Response(await run_in_threadpool(m.exposition), media_type=CONTENT_TYPE_LATEST)
 
 
 @api.get("/decks", response_model=list[DeckSummary], summary="Every deck with due and new counts")

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from grader import Card, Deck
+from grader.decks import FORMATS
+from web.calibrate import note as calibration_note
 from web.deps import CsrfToken, LLMDep, PracticeDep, SettingsDep, verify_csrf
 from web.highlight import segments
 from web.practice import AnswerTooLong, NotFound, Practice
@@ -53,7 +55,9 @@ def _see_other(request: Request, name: str, query: str = "", **params: Any) -> R
 
 
 @router.get("/", name="home")
-def home(request: Request, practice: PracticeDep) -> HTMLResponse:
+def home(
+    request: Request, practice: PracticeDep, settings: SettingsDep, token: CsrfToken
+) -> HTMLResponse:
     return render(
         request,
         "home.html",
@@ -61,14 +65,21 @@ def home(request: Request, practice: PracticeDep) -> HTMLResponse:
             "decks": practice.overview(),
             "problems": practice.catalog.problems(),
             "decks_dir": practice.catalog.decks_dir,
+            # the deck upload form (web/routes_progress.py)
+            "csrf_token": token,
+            "formats": FORMATS,
+            "limit": settings.max_upload_bytes,
         },
     )
 
 
 @router.get("/decks/{deck}", name="deck")
-def deck_page(request: Request, deck: str, practice: PracticeDep) -> HTMLResponse:
+def deck_page(
+    request: Request, deck: str, practice: PracticeDep, added: bool = False
+) -> HTMLResponse:
     counts, rows = practice.deck_cards(deck)
-    return render(request, "deck.html", {"deck": counts.deck, "counts": counts, "rows": rows})
+    context = {"deck": counts.deck, "counts": counts, "rows": rows, "added": added}
+    return render(request, "deck.html", context)
 
 
 @router.get("/decks/{deck}/practice", name="practice")
@@ -242,6 +253,7 @@ def feedback(
         "csrf_token": token,
         "mono": mono,
         "llm_configured": bool(settings.llm_model),
+        "calibration_note": calibration_note(attempt, request.app.state.calibrator),
     }
     return render(request, "feedback.html", context)
 

@@ -133,29 +133,46 @@ class RequestGuardMiddleware:
 
     Browsers cannot send a cross-site JSON post without a CORS preflight, which is why the
     JSON API needs no CSRF token; refusing form posts to it keeps that true.
+
+    ``path_limits`` gives some paths (the deck upload form) a limit of their own; there a
+    body announced as too large reaches the route, whose first read raises the 413, so that
+    the page can say what is wrong.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, json_prefix: str = "/api/") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        json_prefix: str = "/api/",
+        path_limits: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.json_prefix = json_prefix
+        self.path_limits = path_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        detail = f"request body too large (at most {self.max_bytes:,} bytes)"
+        limit = self.path_limits.get(scope["path"], self.max_bytes)
+        own_limit = scope["path"] in self.path_limits
+        detail = f"request body too large (at most {limit:,} bytes)"
         check_json = scope["method"] in ("POST", "PUT", "PATCH") and scope["path"].startswith(
             self.json_prefix
         )
         content_type = b""
+        refuse_on_read = False
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
-                    too_large = int(value) > self.max_bytes
+                    too_large = int(value) > limit
                 except ValueError:
                     too_large = False
-                if too_large:
+                if too_large and own_limit:
+                    refuse_on_read = True  # the route's first read of the body raises the 413
+                elif too_large:
                     await _send_json(send, 413, detail)
                     return
             elif name == b"content-type":
@@ -168,10 +185,12 @@ class RequestGuardMiddleware:
 
         async def receive_limited() -> Message:
             nonlocal received
+            if refuse_on_read:
+                raise HTTPException(413, detail)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     # an HTTPException passes through FastAPI's body parsing untouched and is
                     # answered by the app's handler like any other 413
                     raise HTTPException(413, detail)

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     strictness: Literal["lenient", "normal", "strict"] = "normal"
     grade_workers: int = Field(1, ge=0, le=64)  # processes for fuzzy grading; 0: in the server
 
+    # calibration of a deck's suggestions to the person's overrides (per deck, once enough)
+    calibration: bool = True
+    calibration_min_overrides: int = Field(15, ge=1)
+
+    # deck upload on the home page: the largest deck file accepted, in bytes
+    max_upload_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
+
     # storage
     sqlite_busy_timeout_ms: int = Field(5000, ge=0)
 

@@ -1,0 +1,144 @@
+"""Calibration from overrides, end to end through the JSON API: simulated people practise the
+seed deck, and later suggestions follow how each of them scores."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from grader import Card, grade, load_deck
+
+Person = Callable[[int, int], int]  # (grader's own score, suggestion shown) -> final score
+
+
+def one_below(grader: int, shown: int) -> int:
+    """Always one level below what the grader thinks the answer deserves (never below 1)."""
+    return max(1, grader - 1)
+
+
+def agrees(grader: int, shown: int) -> int:
+    return shown
+
+
+def varied_answers(mlops_md, n: int) -> list[tuple[Card, str]]:
+    """Answers of every quality to the seed's cards: a vague line, and runs of more or fewer
+    of a card's reference points, starting at different points; shuffled, fixed seed."""
+    deck = load_deck(mlops_md)
+    answers = []
+    for c, card in enumerate(deck.cards):
+        texts = [p.text for p in card.points]
+        answers.append((card, "I would keep an eye on it and fix problems as they come up."))
+        for share in (0.15, 0.3, 0.45, 0.6, 0.8):
+            k = max(1, round(len(texts) * share))
+            start = (3 * c + k) % len(texts)
+            picked = (texts + texts)[start : start + k]
+            answers.append((card, " ".join(picked)))
+    random.Random(7).shuffle(answers)
+    assert len(answers) >= n
+    return answers[:n]
+
+
+@dataclass
+class Practised:
+    grader: int  # the grader's own, uncalibrated suggestion (the library, no database)
+    shown: int  # the suggestion the API returned
+    final: int  # the person's score
+
+
+def practise(client, answers: list[tuple[Card, str]], person: Person) -> list[Practised]:
+    done = []
+    for card, answer in answers:
+        response = client.post(
+            "/api/attempts", json={"deck": "mlops", "card": card.id, "answer": answer}
+        )
+        assert response.status_code == 201, response.text
+        body = response.json()
+        own = grade(card, answer).score
+        final = person(own, body["score"])
+        scored = client.post(f"/api/attempts/{body['attempt_id']}/score", json={"score": final})
+        assert scored.status_code == 200, scored.text
+        done.append(Practised(own, body["score"], final))
+    return done
+
+
+def mean_abs(pairs: list[tuple[int, int]]) -> float:
+    return sum(abs(a - b) for a, b in pairs) / len(pairs)
+
+
+def test_a_person_who_scores_one_below_gets_suggestions_one_below(web_client, mlops_md):
+    answers = varied_answers(mlops_md, 40)
+    first = practise(web_client, answers[:20], one_below)
+    assert sum(p.final != p.shown for p in first) >= 15  # enough overrides to learn from
+
+    later = practise(web_client, answers[20:], one_below)
+    above_one = [p for p in later if p.grader > 1]
+    assert len(above_one) >= 10
+    hit_rate = sum(p.shown == p.final for p in above_one) / len(above_one)
+    before = mean_abs([(p.grader, p.final) for p in later])
+    after = mean_abs([(p.shown, p.final) for p in later])
+    print(
+        f"\ncalibration: {hit_rate:.0%} of {len(above_one)} later suggestions above 1 equal the "
+        f"person's score; mean |suggestion - score| {before:.2f} -> {after:.2f}"
+    )
+    assert hit_rate >= 0.8
+    assert after < before
+    assert all(1 <= p.shown <= 5 for p in later)
+
+
+def test_a_person_who_agrees_leaves_suggestions_unchanged(web_client, mlops_md):
+    answers = varied_answers(mlops_md, 40)
+    practise(web_client, answers[:20], agrees)
+    later = practise(web_client, answers[20:], agrees)
+    assert [p.shown for p in later] == [p.grader for p in later]
+
+
+def test_the_feedback_page_says_when_a_suggestion_was_adjusted(web_client, mlops_md):
+    answers = varied_answers(mlops_md, 30)
+    practise(web_client, answers[:20], one_below)
+    adjusted = [
+        (i, p)
+        for i, p in enumerate(practise(web_client, answers[20:], one_below), start=21)
+        if p.shown != p.grader
+    ]
+    assert adjusted
+    attempt_id, p = adjusted[0]
+    page = web_client.get(f"/attempts/{attempt_id}")
+    assert page.status_code == 200
+    assert page.context["calibration_note"].startswith(  # type: ignore[attr-defined]
+        f"Adjusted to your scoring: the grader's {p.grader} → {p.shown} ({p.shown - p.grader:+d})"
+    )
+    assert "Adjusted to your scoring" in page.text
+
+
+@pytest.mark.parametrize("switch", ["setting", "deck"])
+def test_calibration_can_be_switched_off(web_settings, mlops_md, form_token, switch):
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    answers = varied_answers(mlops_md, 30)
+    with TestClient(create_app(web_settings)) as client:
+        practise(client, answers[:20], one_below)
+        if switch == "deck":
+            token = form_token(client.get("/decks/mlops/stats").text)
+            client.post("/decks/mlops/calibration", data={"csrf_token": token, "enabled": ""})
+    settings = web_settings.model_copy(update={"calibration": switch != "setting"})
+    with TestClient(create_app(settings)) as client:
+        later = practise(client, answers[20:], one_below)
+    assert [p.shown for p in later] == [p.grader for p in later]
+
+
+def test_calibration_survives_a_restart(web_settings, mlops_md):
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    answers = varied_answers(mlops_md, 40)
+    with TestClient(create_app(web_settings)) as client:
+        practise(client, answers[:20], one_below)
+    with TestClient(create_app(web_settings)) as client:
+        later = practise(client, answers[20:], one_below)
+    assert any(p.shown < p.grader for p in later)

@@ -1,0 +1,213 @@
+"""Grader agreement: how often the person's final score equals the suggestion, and which way
+they differ, by deck, card and grading method; also as Prometheus gauges read at scrape time.
+
+The difference is always ``final - suggested``: negative means the person is stricter than
+the suggestions, positive more lenient. ``suggested`` is the score shown (calibrated where the
+deck is calibrated); ``grader`` is the grader's own score, so both can be compared.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import case, func, select
+
+from web.store import Attempt, Store
+
+log = logging.getLogger(__name__)
+
+# |mean signed difference| below this reads as "agrees on average"
+NEUTRAL = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """One scored attempt, as agreement needs it."""
+
+    deck_id: str
+    card_id: str
+    method: str
+    suggested: int  # shown
+    grader: int  # the grader's own, uncalibrated
+    final: int
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    """Agreement over ``n`` scored attempts."""
+
+    n: int
+    exact: int  # final == suggested
+    signed_sum: int  # sum of final - suggested
+    abs_sum: int
+    grader_exact: int  # final == the grader's own score
+    grader_signed_sum: int
+
+    @property
+    def exact_rate(self) -> float:
+        return self.exact / self.n if self.n else 0.0
+
+    @property
+    def mean_signed(self) -> float:
+        """Mean of final - suggested: below 0, the person is stricter than the suggestions."""
+        return self.signed_sum / self.n if self.n else 0.0
+
+    @property
+    def mean_abs(self) -> float:
+        return self.abs_sum / self.n if self.n else 0.0
+
+    @property
+    def grader_exact_rate(self) -> float:
+        return self.grader_exact / self.n if self.n else 0.0
+
+    @property
+    def grader_mean_signed(self) -> float:
+        return self.grader_signed_sum / self.n if self.n else 0.0
+
+    @property
+    def calibrated(self) -> bool:
+        """True when some suggestions here differed from the grader's own score."""
+        return (self.exact, self.signed_sum) != (self.grader_exact, self.grader_signed_sum)
+
+    @property
+    def verdict(self) -> str:
+        """Which way the person differs from the suggestions on average, in words."""
+        if not self.n:
+            return "no scores yet"
+        m = self.mean_signed
+        if abs(m) < NEUTRAL:
+            return "you agree on average"
+        return "you are stricter" if m < 0 else "you are more lenient"
+
+
+EMPTY = Agreement(0, 0, 0, 0, 0, 0)
+
+
+def agreement(rows: Iterable[Scored]) -> Agreement:
+    n = exact = signed = absolute = g_exact = g_signed = 0
+    for r in rows:
+        d = r.final - r.suggested
+        n += 1
+        exact += d == 0
+        signed += d
+        absolute += abs(d)
+        g_exact += r.final == r.grader
+        g_signed += r.final - r.grader
+    return Agreement(n, exact, signed, absolute, g_exact, g_signed)
+
+
+def grouped(rows: Iterable[Scored], key: Callable[[Scored], Hashable]) -> dict[Any, Agreement]:
+    """Agreement per ``key(row)``, keys in first-seen order."""
+    groups: dict[Any, list[Scored]] = defaultdict(list)
+    for r in rows:
+        groups[key(r)].append(r)
+    return {k: agreement(v) for k, v in groups.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    overall: Agreement
+    by_method: dict[str, Agreement]
+    by_deck: dict[str, Agreement]
+    by_card: dict[tuple[str, str], Agreement]
+
+
+def report(rows: Iterable[Scored]) -> Report:
+    rows = list(rows)
+    return Report(
+        overall=agreement(rows),
+        by_method=dict(sorted(grouped(rows, lambda r: r.method).items())),
+        by_deck=dict(sorted(grouped(rows, lambda r: r.deck_id).items())),
+        by_card=grouped(rows, lambda r: (r.deck_id, r.card_id)),
+    )
+
+
+# --- /metrics ---------------------------------------------------------------------------------
+
+
+class AgreementCollector:
+    """Prometheus gauges computed from the database at scrape time, by deck and method:
+    scored attempts, exact agreement, mean signed and absolute difference; and which decks
+    are calibrated. (Not by card: cards are too many labels for a time series database.)"""
+
+    def __init__(self, store: Store, calibrated: Callable[[], Iterable[str]] | None = None):
+        self.store = store
+        self.calibrated = calibrated
+
+    def describe(self) -> list[Any]:
+        return list(self._families())  # names only: no query when registering
+
+    def _families(self) -> Iterator[GaugeMetricFamily]:
+        labels = ["deck", "method"]
+        yield GaugeMetricFamily(
+            "flashgrade_agreement_scored_attempts",
+            "Scored attempts, by deck and grading method.",
+            labels=labels,
+        )
+        yield GaugeMetricFamily(
+            "flashgrade_agreement_exact_ratio",
+            "Share of scored attempts whose final score equals the suggestion.",
+            labels=labels,
+        )
+        yield GaugeMetricFamily(
+            "flashgrade_agreement_mean_signed_difference",
+            "Mean of final minus suggested score (below 0: the person is stricter).",
+            labels=labels,
+        )
+        yield GaugeMetricFamily(
+            "flashgrade_agreement_mean_absolute_difference",
+            "Mean absolute difference between final and suggested score.",
+            labels=labels,
+        )
+        yield GaugeMetricFamily(
+            "flashgrade_agreement_grader_exact_ratio",
+            "Share of scored attempts whose final score equals the grader's own "
+            "(uncalibrated) score.",
+            labels=labels,
+        )
+        yield GaugeMetricFamily(
+            "flashgrade_calibration_active",
+            "1 for each deck whose suggestions are calibrated to the person's overrides.",
+            labels=["deck"],
+        )
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        families = list(self._families())
+        n, exact, signed, absolute, grader_exact, active = families
+        diff = Attempt.final - Attempt.suggested
+        query = (
+            select(
+                Attempt.deck_id,
+                Attempt.method,
+                func.count(),
+                func.sum(case((Attempt.final == Attempt.suggested, 1), else_=0)),
+                func.sum(diff),
+                func.sum(func.abs(diff)),
+                func.sum(case((Attempt.final == Attempt.grader_score, 1), else_=0)),
+            )
+            .where(Attempt.final.is_not(None))
+            .group_by(Attempt.deck_id, Attempt.method)
+            .order_by(Attempt.deck_id, Attempt.method)
+        )
+        try:
+            with self.store.read() as session:
+                rows = session.execute(query).all()
+            decks = sorted(self.calibrated()) if self.calibrated is not None else []
+        except Exception as exc:  # a scrape must not fail because the database is busy
+            log.warning("agreement metrics unavailable: %s", exc)
+            return
+        for deck_id, method, count, same, total, total_abs, grader_same in rows:
+            labels = [deck_id, method]
+            n.add_metric(labels, count)
+            exact.add_metric(labels, same / count)
+            signed.add_metric(labels, total / count)
+            absolute.add_metric(labels, total_abs / count)
+            grader_exact.add_metric(labels, grader_same / count)
+        for deck_id in decks:
+            active.add_metric([deck_id], 1)
+        yield from families
