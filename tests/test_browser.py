@@ -160,3 +160,80 @@ def test_error_and_api_docs_pages(browser, web_server):
     page.wait_for_selector(".swagger-ui .opblock", timeout=10_000)
     shoot(page, "10-api-docs")
     page.close()
+
+
+def _practise_through_the_api(base: str, n: int) -> None:
+    """Some history to show: answers of mixed quality, half of them overridden."""
+    from grader import load_deck
+
+    deck = load_deck(Path(__file__).resolve().parents[1] / "decks" / "mlops.md")
+    for i in range(n):
+        card = deck.cards[i % len(deck.cards)]
+        texts = [p.text for p in card.points]
+        answer = " ".join(texts[: 1 + (i * 3) % len(texts)])
+        a = httpx.post(
+            f"{base}/api/attempts", json={"deck": "mlops", "card": card.id, "answer": answer}
+        ).json()
+        final = a["score"] if i % 2 else max(1, a["score"] - 1)
+        httpx.post(f"{base}/api/attempts/{a['attempt_id']}/score", json={"score": final})
+
+
+def test_history_and_stats_pages(browser, web_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+    page.goto(f"{web_server}/decks/mlops/stats")
+    assert page.get_by_role("heading", name="No history yet").is_visible()
+    shoot(page, "11-stats-empty")
+
+    _practise_through_the_api(web_server, 14)
+    page.goto(f"{web_server}/history")
+    assert page.title().startswith("History")
+    assert page.locator("tbody tr").count() == 14
+    shoot(page, "12-history")
+    page.get_by_label("Overridden only").check()
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url(re.compile(r"overridden="))
+    assert page.locator("tbody tr").count() == 7
+    shoot(page, "13-history-overridden")
+
+    page.goto(f"{web_server}/decks/mlops/stats")
+    assert page.locator("svg[role=img] title").count() >= 2
+    shoot(page, "14-stats-deck")
+    page.goto(f"{web_server}/stats")
+    shoot(page, "15-stats-all")
+    assert not errors, errors
+    context.close()
+
+    dark = browser.new_context(color_scheme="dark", viewport={"width": 1280, "height": 900})
+    page = dark.new_page()
+    page.goto(f"{web_server}/decks/mlops/stats")
+    shoot(page, "16-stats-dark")
+    dark.close()
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    page = phone.new_page()
+    for url, name in (("/history", "17-history-phone"), ("/decks/mlops/stats", "18-stats-phone")):
+        page.goto(f"{web_server}{url}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{url} scrolls sideways on a phone"
+        shoot(page, name)
+    phone.close()
+
+
+def test_upload_a_deck_with_preview(browser, web_server, seed_export):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{web_server}/")
+    page.set_input_files("#deck-file", str(seed_export))
+    page.get_by_role("button", name="Preview").click()
+    page.wait_for_selector("text=nothing is saved yet")
+    assert page.locator(".preview-cards > li").count() == 7
+    shoot(page, "19-upload-preview")
+    page.fill("#deck-name", "mlops-upload")
+    page.get_by_role("button", name="Save deck").click()
+    page.wait_for_url(re.compile(r"/decks/mlops-upload\?added=1"))
+    assert page.locator(".flash").is_visible()
+    shoot(page, "20-upload-saved")
+    page.close()
