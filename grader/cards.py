@@ -81,7 +81,8 @@ class Deck:
         for card in self.cards:
             if card.id == text:
                 return card
-        if text.isdigit() and 1 <= int(text) <= len(self.cards):
+        # ASCII digits only: "²".isdigit() is true, yet int("²") fails.
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= len(self.cards):
             return self.cards[int(text) - 1]
         raise CardNotFound(
             f"no card {text!r} in deck {self.id!r} (ids or positions 1-{len(self.cards)})"

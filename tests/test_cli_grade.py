@@ -106,6 +106,7 @@ def test_empty_answer_is_graded_with_a_warning(capsys: pytest.CaptureFixture[str
         (["--deck", "nope.md", "--card", "1", "--answer", "x"], "deck not found"),
         (["--deck", DECK, "--card", "99", "--answer", "x"], "no card '99'"),
         (["--deck", DECK, "--card", "no-such-card", "--answer", "x"], "no card 'no-such-card'"),
+        (["--deck", DECK, "--card", "①", "--answer", "x"], "no card '①'"),
         (["--deck", DECK, "--card", "1", "--answer-file", "missing.txt"], "answer file not found"),
     ],
 )

@@ -158,6 +158,7 @@ def test_csv_export_has_header_and_quotes_answers(web_client):
         ({"deck": "nope", "card": "1", "answer": "x"}, "no deck 'nope'"),
         ({"deck": "mlops", "card": "99", "answer": "x"}, "no card '99'"),
         ({"deck": "mlops", "card": "no-such-card", "answer": "x"}, "no card 'no-such-card'"),
+        ({"deck": "mlops", "card": "²", "answer": "x"}, "no card '²'"),  # isdigit, not int
     ],
 )
 @pytest.mark.parametrize("url", ["/api/grade", "/api/attempts"])
