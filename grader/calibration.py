@@ -3,8 +3,9 @@
 Every override is a label. From the (suggested, final) pairs of a deck's scored attempts we
 learn, for each suggested level 1-5, the score this person tends to give instead:
 
-1. the mean final score at each level, shrunk towards "the level plus this person's overall
-   offset" so that a level seen once or never still gets a sensible value;
+1. the mean final score at each level, shrunk towards "the level plus the offset this person
+   shows at it and its neighbouring levels", so that a level seen once or never still gets a
+   sensible value, while a level with no data near it stays unchanged;
 2. pool-adjacent-violators, so that the map never decreases (a higher coverage never earns a
    lower suggestion);
 3. rounded half up and clamped to 1-5.
@@ -100,10 +101,15 @@ def fit_calibration(
     for s, f in clean:
         sums[s] += f
         counts[s] += 1
-    # Shrink each level's mean towards "level + overall offset" (clamped to the scale).
+    # Shrink each level's mean towards "level + the offset seen at it and its neighbours";
+    # a level with no data nearby stays where it is: no evidence, no change.
+    diffs = {level: sums[level] - level * counts[level] for level in LEVELS}
     blocks = []
     for level in LEVELS:
-        prior = min(5.0, max(1.0, level + offset))
+        near = [n for n in (level - 1, level, level + 1) if n in counts]
+        seen = sum(counts[n] for n in near)
+        local = sum(diffs[n] for n in near) / seen if seen else 0.0
+        prior = min(5.0, max(1.0, level + local))
         weight = counts[level] + prior_weight
         blocks.append([(sums[level] + prior_weight * prior) / weight, weight, 1])
 

@@ -34,11 +34,25 @@ def test_a_person_one_level_stricter_is_learned_at_every_level() -> None:
     assert calibration.mapping == (1, 1, 2, 3, 4)
 
 
-def test_a_level_never_seen_follows_the_overall_offset() -> None:
+def test_a_level_never_seen_follows_its_neighbours() -> None:
     pairs = [(s, s - 1) for s in [3, 4] * 10]
     calibration = fit_calibration(pairs)
     assert calibration is not None
     assert calibration.apply(5) == 4 and calibration.apply(2) == 1
+
+
+def test_levels_far_from_any_override_stay_unchanged() -> None:
+    calibration = fit_calibration([(1, 3)] * 15)
+    assert calibration is not None
+    assert calibration.apply(1) == 3
+    assert [calibration.apply(s) for s in (4, 5)] == [4, 5]
+
+
+def test_agreement_at_the_neighbours_keeps_an_unseen_level() -> None:
+    pairs = [(1, 2)] * 16 + [(1, 1)] * 4 + [(4, 4)] * 2 + [(2, 2)]
+    calibration = fit_calibration(pairs)
+    assert calibration is not None
+    assert calibration.apply(3) == 3
 
 
 def test_explanation_says_how_and_from_what() -> None:
