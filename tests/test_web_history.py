@@ -297,3 +297,16 @@ def test_history_of_an_unknown_deck_is_a_404_page(web_client):
     assert page.status_code == 404
     assert page.template.name == "error.html"
     assert "no deck &#39;nope&#39;" in page.text
+
+
+def test_overridden_only_filters_the_api_and_the_csv_export(web_client):
+    scored(web_client, "1", "", 1)  # agreed
+    overridden = scored(web_client, "2", "", 3)
+    attempt(web_client, "3", "")  # not scored
+    rows = web_client.get("/api/attempts?overridden=true").json()
+    assert [r["attempt_id"] for r in rows] == [overridden["attempt_id"]]
+    assert [
+        r["attempt_id"] for r in csv_rows(web_client.get("/api/attempts.csv?overridden=1"))
+    ] == [str(overridden["attempt_id"])]
+    page = web_client.get("/history?deck=mlops&overridden=1")
+    assert 'href="/api/attempts.csv?deck=mlops&amp;overridden=1"' in page.text

@@ -11,10 +11,16 @@ from web.store import Attempt, Store
 
 
 def attempts_query(
-    store: Store, catalog: Catalog, deck_id: str | None, card_key: str | None
+    store: Store,
+    catalog: Catalog,
+    deck_id: str | None,
+    card_key: str | None,
+    *,
+    overridden: bool = False,
 ) -> Select[tuple[Attempt]]:
-    """Attempts newest first, by deck and card (id, or position in the deck); raises
-    ``DeckNotFound`` for a deck that is neither in the files nor in the history."""
+    """Attempts newest first, by deck and card (id, or position in the deck), or only those
+    whose final score differs from the suggestion; raises ``DeckNotFound`` for a deck that is
+    neither in the files nor in the history."""
     # list rows never show the points: don't load them
     query = select(Attempt).options(defer(Attempt.points)).order_by(Attempt.id.desc())
     if deck_id is not None:
@@ -24,6 +30,8 @@ def attempts_query(
             query = query.where(Attempt.card_id == card_id)
     elif card_key is not None:
         query = query.where(Attempt.card_id == card_key)
+    if overridden:
+        query = query.where(Attempt.final.is_not(None), Attempt.final != Attempt.suggested)
     return query
 
 

@@ -65,9 +65,7 @@ def page_of(
     """One page of matching attempts; a page past the end shows the last one. Raises
     ``DeckNotFound`` for a deck with neither a file nor history."""
     card = filters.card if filters.deck else None
-    query = attempts_query(store, catalog, filters.deck, card)
-    if filters.overridden:
-        query = query.where(Attempt.final.is_not(None), Attempt.final != Attempt.suggested)
+    query = attempts_query(store, catalog, filters.deck, card, overridden=filters.overridden)
     count = select(func.count()).select_from(query.order_by(None).subquery())
     with store.read() as session:
         total = int(session.scalar(count) or 0)

@@ -228,25 +228,35 @@ class Practice:
         *,
         deck_id: str | None = None,
         card_key: str | None = None,
+        overridden: bool = False,
         limit: int = 100,
         offset: int = 0,
     ) -> list[Attempt]:
         """Attempts, newest first, filtered by deck and card (id, or position in the deck)."""
-        query = self._attempts(deck_id, card_key).limit(limit).offset(offset)
+        query = self._attempts(deck_id, card_key, overridden).limit(limit).offset(offset)
         with self.store.read() as session:
             return list(session.scalars(query))
 
     def iter_attempts(
-        self, *, deck_id: str | None = None, card_key: str | None = None, batch: int = 500
+        self,
+        *,
+        deck_id: str | None = None,
+        card_key: str | None = None,
+        overridden: bool = False,
+        batch: int = 500,
     ) -> Iterator[Attempt]:
         """Every matching attempt, newest first, read in batches (for the CSV export)."""
-        query = self._attempts(deck_id, card_key).execution_options(yield_per=batch)
+        query = self._attempts(deck_id, card_key, overridden).execution_options(yield_per=batch)
         with self.store.read() as session:
             yield from session.scalars(query)
 
-    def _attempts(self, deck_id: str | None, card_key: str | None) -> Select[tuple[Attempt]]:
+    def _attempts(
+        self, deck_id: str | None, card_key: str | None, overridden: bool
+    ) -> Select[tuple[Attempt]]:
         try:
-            return history.attempts_query(self.store, self.catalog, deck_id, card_key)
+            return history.attempts_query(
+                self.store, self.catalog, deck_id, card_key, overridden=overridden
+            )
         except DeckNotFound as exc:
             raise NotFound(str(exc)) from None
 

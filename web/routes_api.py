@@ -49,6 +49,9 @@ _BODY_ERRORS: dict[int | str, dict[str, Any]] = {
 AttemptId = Annotated[int, Path(ge=1, le=2**62, description="the attempt's id")]
 DeckFilter = Annotated[str | None, Query(max_length=200, description="deck id")]
 CardFilter = Annotated[str | None, Query(max_length=200, description="card id or position")]
+Overridden = Annotated[
+    bool, Query(description="only attempts whose final score differs from the suggestion")
+]
 
 api = APIRouter(prefix="/api", tags=["api"], responses=_ERRORS)
 ops = APIRouter(tags=["operations"])
@@ -162,10 +165,13 @@ def list_attempts(
     practice: PracticeDep,
     deck: DeckFilter = None,
     card: CardFilter = None,
+    overridden: Overridden = False,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> list[dict[str, Any]]:
-    rows = practice.list_attempts(deck_id=deck, card_key=card, limit=limit, offset=offset)
+    rows = practice.list_attempts(
+        deck_id=deck, card_key=card, overridden=overridden, limit=limit, offset=offset
+    )
     return [attempt_row(a) for a in rows]
 
 
@@ -176,9 +182,13 @@ def list_attempts(
     responses={200: {"content": {"text/csv": {}}, "description": "the rows of GET /api/attempts"}},
 )
 def attempts_csv(
-    practice: PracticeDep, deck: DeckFilter = None, card: CardFilter = None
+    practice: PracticeDep,
+    deck: DeckFilter = None,
+    card: CardFilter = None,
+    overridden: Overridden = False,
 ) -> StreamingResponse:
-    rows = practice.iter_attempts(deck_id=deck, card_key=card)  # 404 before streaming starts
+    # 404 before streaming starts
+    rows = practice.iter_attempts(deck_id=deck, card_key=card, overridden=overridden)
     first = next(rows, None)
     return StreamingResponse(
         _csv_lines(first, rows),
