@@ -366,7 +366,9 @@ def test_file_just_over_the_limit_is_413_with_a_message(web_client, decks_dir, f
     page = upload(web_client, form_token, "big.md", b"a" * (1_048_576 + 1))
     assert page.status_code == 413
     assert page.template.name == "upload.html"
-    assert alert(page) == "big.md is 1,048,577 bytes; decks up to 1,048,576 bytes can be uploaded."
+    assert alert(page) == (
+        "big.md is larger than 1,048,576 bytes, the largest deck that can be uploaded."
+    )
     assert deck_files(decks_dir) == before
 
 
@@ -377,3 +379,11 @@ def test_file_far_over_the_limit_is_413_on_the_upload_page(web_client, decks_dir
     assert page.template.name == "upload.html"
     assert alert(page) == "The file is too large: decks up to 1,048,576 bytes."
     assert deck_files(decks_dir) == before
+
+
+def test_preview_of_a_big_deck_lists_the_first_cards_and_counts_the_rest(web_client, form_token):
+    cards = "".join(f"## c{i}\n\nQuestion {i}?\n\n- point {i}\n\n" for i in range(250))
+    page = upload(web_client, form_token, "big.md", f"# Big\n\n{cards}".encode())
+    assert page.status_code == 200
+    assert page.text.count('<li class="panel">') == 200
+    assert "and 50 more cards" in page.text

@@ -29,6 +29,7 @@ from web.upload import NameTaken, Stash, Upload, UploadError, free_name, read_up
 
 router = APIRouter(include_in_schema=False)
 
+PREVIEW_CARDS = 200  # the preview lists this many cards; a big deck's page stays small
 FilterText = Annotated[str | None, Query(max_length=200)]
 Days = Annotated[int, Query(ge=1, le=365)]
 
@@ -63,7 +64,7 @@ def history(
         except (DeckNotFound, CardNotFound):
             pass
     titles = dict(history_decks(practice.catalog, practice.store))
-    csv_params = {k: v for k, v in filters.params().items() if k in ("deck", "card")}
+    csv_params = filters.params()
     context = {
         "result": result,
         "filters": filters,
@@ -243,6 +244,7 @@ def _upload_page(
         "error": error,
         "formats": FORMATS,
         "limit": settings.max_upload_bytes,
+        "preview_limit": PREVIEW_CARDS,
     }
     return render(request, "upload.html", context, status_code=status_code)
 
@@ -273,7 +275,9 @@ async def upload_preview(
     data = await file.read(settings.max_upload_bytes + 1)
     wanted = form.get("format")
     try:
-        upload = read_upload(
+        # parsing a large deck takes a while: not on the event loop
+        upload = await run_in_threadpool(
+            read_upload,
             data,
             file.filename,
             limit=settings.max_upload_bytes,

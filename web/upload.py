@@ -66,9 +66,9 @@ def read_upload(data: bytes, filename: str, *, limit: int, wanted: str = "auto")
     name = PurePath(filename.replace("\\", "/")).name.strip() or "upload.txt"
     if not data:
         raise UploadError(f"{name} is empty: a deck needs a title and cards.")
-    if len(data) > limit:
+    if len(data) > limit:  # the caller may have read only limit + 1 bytes of it
         raise UploadError(
-            f"{name} is {len(data):,} bytes; decks up to {limit:,} bytes can be uploaded."
+            f"{name} is larger than {limit:,} bytes, the largest deck that can be uploaded."
         )
     if wanted != "auto" and wanted not in FORMATS:
         raise UploadError(f"unknown format {wanted!r}; choose auto, {', '.join(FORMATS)}.")
@@ -236,6 +236,7 @@ class Stash:
 
     def get(self, token: str) -> Upload:
         """The upload kept under ``token``; ``UploadError`` when unknown or expired."""
+        self._expire()
         gone = UploadError("This preview has expired or was already saved; upload the file again.")
         if not TOKEN_RE.match(token or ""):
             raise gone
@@ -262,7 +263,7 @@ class Stash:
 
     def _expire(self) -> None:
         try:
-            entries = list(self.directory.glob("*.json"))
+            entries = [*self.directory.glob("*.json"), *self.directory.glob(".*.tmp")]
         except OSError:
             return
         now = time.time()
