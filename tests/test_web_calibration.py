@@ -142,3 +142,17 @@ def test_calibration_survives_a_restart(web_settings, mlops_md):
     with TestClient(create_app(web_settings)) as client:
         later = practise(client, answers[20:], one_below)
     assert any(p.shown < p.grader for p in later)
+
+
+def test_a_lowered_minimum_of_overrides_applies_at_the_next_start(web_settings, mlops_md):
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    answers = varied_answers(mlops_md, 40)
+    strict = web_settings.model_copy(update={"calibration_min_overrides": 50})
+    with TestClient(create_app(strict)) as client:
+        practise(client, answers[:20], one_below)
+    with TestClient(create_app(web_settings)) as client:  # the default, 15
+        later = practise(client, answers[20:25], one_below)
+    assert any(p.shown == p.final != p.grader for p in later)

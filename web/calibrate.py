@@ -98,20 +98,28 @@ class Calibrator:
     # --- storage -------------------------------------------------------------------------
 
     def load(self) -> None:
-        """Read every deck's stored calibration and switch (once; later changes go through
-        this object). A stored map fitted with fewer overrides than the current minimum (the
-        setting was raised) is not applied."""
+        """Read every deck's switch and refit its map from its scored attempts (once; later
+        changes go through this object). Refitting at start-up keeps the stored maps in step
+        with the settings (a changed minimum of overrides) and with the fitting code."""
         with self._lock:
             if self._loaded:
                 return
             with self.store.read() as session:
-                rows = list(session.execute(select(DeckCalibration)).scalars())
-            for row in rows:
-                self._switch[row.deck_id] = row.enabled
-                calibration = _parse(row.deck_id, row.calibration)
-                if calibration is not None and calibration.overrides >= self.min_overrides:
-                    self._fits[row.deck_id] = calibration
-                self._publish(row.deck_id)
+                rows = {r.deck_id: r for r in session.execute(select(DeckCalibration)).scalars()}
+                scored = session.scalars(
+                    select(Attempt.deck_id).where(Attempt.final.is_not(None)).distinct()
+                )
+                deck_ids = set(rows).union(scored)
+            for deck_id in sorted(deck_ids):
+                row = rows.get(deck_id)
+                self._switch[deck_id] = row.enabled if row is not None else True
+                fitted = fit_calibration(self.pairs(deck_id), min_overrides=self.min_overrides)
+                text = fitted.to_json() if fitted is not None else None
+                if (row.calibration if row is not None else None) != text:
+                    self._store_row(deck_id, calibration=text)
+                if fitted is not None:
+                    self._fits[deck_id] = fitted
+                self._publish(deck_id)
             self._loaded = True
 
     def _publish(self, deck_id: str) -> None:
@@ -192,16 +200,6 @@ class Calibrator:
         if not self._loaded:
             self.load()
         return dict(self._active)
-
-
-def _parse(deck_id: str, text: str | None) -> Calibration | None:
-    if not text:
-        return None
-    try:
-        return Calibration.from_json(text)
-    except (ValueError, KeyError, TypeError) as exc:  # a damaged row: refitted on next score
-        log.warning("ignoring the stored calibration of deck %s: %s", deck_id, exc)
-        return None
 
 
 def note(attempt: Any, calibrator: Calibrator | None) -> str | None:
