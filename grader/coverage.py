@@ -49,19 +49,23 @@ def _find_terms(prepared: PreparedCard, tokens: list[Token], negated: set[int]) 
     compounds = prepared.compounds
     heads = prepared.heads
     stems = prepared.stems
-    prev = prev2 = None
-    for i, tok in enumerate(tokens):
-        if tok.stem in stems:
-            by_stem.setdefault(tok.stem, []).append(i)
-        # Joined neighbours match compounds: "auto scaling", "blue/green" -> "autoscaling", ...
-        if prev is not None and prev.clause == tok.clause:
-            if prev.word in heads and prev.word + tok.word in compounds:
-                joins.setdefault(prev.word + tok.word, []).append(i - 1)
-            if prev2 is not None and prev2.clause == tok.clause and prev2.word in heads:
-                joined = prev2.word + prev.word
-                if joined in heads and joined + tok.word in compounds:
-                    joins.setdefault(joined + tok.word, []).append(i - 2)
-        prev2, prev = prev, tok
+    words = [t.word for t in tokens]
+    for i, stem_ in enumerate([t.stem for t in tokens]):
+        if stem_ in stems:
+            by_stem.setdefault(stem_, []).append(i)
+    # Joined neighbours match compounds: "auto scaling", "blue/green" -> "autoscaling", ...
+    # Only a word that begins some term can start one, which few words do.
+    n = len(tokens)
+    for i in [i for i, w in enumerate(words) if w in heads]:
+        clause = tokens[i].clause
+        if i + 1 < n and tokens[i + 1].clause == clause:
+            joined = words[i] + words[i + 1]
+            if joined in compounds:
+                joins.setdefault(joined, []).append(i)
+            if i + 2 < n and joined in heads and tokens[i + 2].clause == clause:
+                joined += words[i + 2]
+                if joined in compounds:
+                    joins.setdefault(joined, []).append(i)
 
     hits: dict[str, _Hits] = {}
     unmatched: list[str] = []
