@@ -49,21 +49,21 @@ def _find_terms(prepared: PreparedCard, tokens: list[Token], negated: set[int]) 
     compounds = prepared.compounds
     heads = prepared.heads
     stems = prepared.stems
-    words = [t.word for t in tokens]
+    answer_words = [t.word for t in tokens]
     for i, stem_ in enumerate([t.stem for t in tokens]):
         if stem_ in stems:
             by_stem.setdefault(stem_, []).append(i)
     # Joined neighbours match compounds: "auto scaling", "blue/green" -> "autoscaling", ...
     # Only a word that begins some term can start one, which few words do.
     n = len(tokens)
-    for i in [i for i, w in enumerate(words) if w in heads]:
+    for i in [i for i, w in enumerate(answer_words) if w in heads]:
         clause = tokens[i].clause
         if i + 1 < n and tokens[i + 1].clause == clause:
-            joined = words[i] + words[i + 1]
+            joined = answer_words[i] + answer_words[i + 1]
             if joined in compounds:
                 joins.setdefault(joined, []).append(i)
             if i + 2 < n and joined in heads and tokens[i + 2].clause == clause:
-                joined += words[i + 2]
+                joined += answer_words[i + 2]
                 if joined in compounds:
                     joins.setdefault(joined, []).append(i)
 
