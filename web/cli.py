@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -119,6 +120,8 @@ def _llm_client(flag: bool | None, *, what: str = "--llm") -> LLMClient | None:
     """
     if flag is False:
         return None
+    if flag is None and not os.environ.get("FLASHGRADE_LLM_MODEL", "").strip():
+        return None  # not configured: spare every command the openai import (~1 s)
     try:
         from grader.llm import LLMConfigError, LLMNotConfigured, client_from_env
     except ImportError:
