@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean
+.PHONY: run test test-fast lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,6 +17,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest
+
+# the quick loop while editing: no browser, no real servers, no long simulations
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not slow and not browser"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

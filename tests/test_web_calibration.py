@@ -11,6 +11,8 @@ import pytest
 
 from grader import Card, grade, load_deck
 
+pytestmark = pytest.mark.slow  # dozens of answers or a real server per test
+
 Person = Callable[[int, int], int]  # (grader's own score, suggestion shown) -> final score
 
 

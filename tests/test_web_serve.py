@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from web.cli import main
+
+pytestmark = pytest.mark.slow  # dozens of answers or a real server per test
 
 
 def test_serve_answers_on_its_port(web_server):

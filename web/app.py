@@ -89,8 +89,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else:  # the grader prepares each card once: not on the first person's answer
             warm_up = asyncio.create_task(run_in_threadpool(warm, cards, settings.strictness))
         # what start-up built lives as long as the app: keep the GC from walking it again and
-        # again (its full passes were the p99 latency under load)
-        gc.collect()
+        # again (its full passes were the p99 latency under load). No gc.collect() first: in a
+        # big process (a test run) it costs over 0.1 s per start, and start-up leaves little
+        # garbage.
         gc.freeze()
         try:
             yield
