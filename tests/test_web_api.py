@@ -304,3 +304,17 @@ def test_grade_and_attempt_bodies_match_their_documented_models(web_client):
     assert GradeOut.model_validate(graded).model_dump(mode="json") == graded
     stored = web_client.post("/api/attempts", json=body).json()
     assert AttemptOut.model_validate(stored).model_dump(mode="json") == stored
+
+
+@pytest.mark.parametrize("url", ["/api/grade", "/api/attempts"])
+def test_a_body_that_is_not_utf8_is_malformed_json_422(web_client, url):
+    response = web_client.post(
+        url, content=b"\x19\xff\xfeQ\x80", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json() == {"detail": "malformed JSON: the body is not UTF-8 text"}
+
+
+def test_a_method_the_api_does_not_take_is_405_whatever_its_body(web_client):
+    response = web_client.put("/api/decks/mlops", content=b"x")
+    assert response.status_code == 405

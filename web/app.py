@@ -201,6 +201,9 @@ def _add_exception_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"nothing at {request.url.path}"
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's answer to a body that is not even text: malformed JSON all the same
+            return _error(request, 422, "malformed JSON: the body is not UTF-8 text")
         return _error(request, exc.status_code, detail, dict(exc.headers or {}))
 
     async def validation_error(request: Request, exc: Exception) -> Response:
