@@ -315,6 +315,7 @@ def test_a_body_that_is_not_utf8_is_malformed_json_422(web_client, url):
     assert response.json() == {"detail": "malformed JSON: the body is not UTF-8 text"}
 
 
-def test_a_method_the_api_does_not_take_is_405_whatever_its_body(web_client):
-    response = web_client.put("/api/decks/mlops", content=b"x")
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "POST"])
+def test_a_method_the_api_does_not_take_is_405_whatever_its_body(web_client, method):
+    response = web_client.request(method, "/api/decks/mlops", content=b"x")
     assert response.status_code == 405

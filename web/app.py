@@ -15,6 +15,7 @@ import jinja2
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
@@ -139,6 +140,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         RequestGuardMiddleware,
         max_bytes=settings.max_body_bytes,
+        json_posts=[
+            r.path_regex
+            for r in api.routes
+            if isinstance(r, APIRoute) and "POST" in (r.methods or ())
+        ],
         # the deck upload form reads bodies up to 4x its limit, to say "too large" itself
         path_limits={"/upload": settings.max_upload_bytes * 4 + 64 * 1024},
     )

@@ -7,7 +7,9 @@ import hmac
 import json
 import logging
 import os
+import re
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
 from starlette.exceptions import HTTPException
@@ -134,6 +136,7 @@ class RequestGuardMiddleware:
     Browsers cannot send a cross-site JSON post without a CORS preflight, which is why the
     JSON API needs no CSRF token; refusing form posts to it keeps that true.
 
+    ``json_posts`` are the path patterns of the API's POST routes.
     ``path_limits`` gives some paths (the deck upload form) a limit of their own; there a
     body announced as too large reaches the route, whose first read raises the 413, so that
     the page can say what is wrong.
@@ -144,12 +147,12 @@ class RequestGuardMiddleware:
         app: ASGIApp,
         *,
         max_bytes: int,
-        json_prefix: str = "/api/",
+        json_posts: Sequence[re.Pattern[str]] = (),
         path_limits: dict[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.json_prefix = json_prefix
+        self.json_posts = tuple(json_posts)  # paths of the API's POST routes
         self.path_limits = path_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -159,8 +162,10 @@ class RequestGuardMiddleware:
         limit = self.path_limits.get(scope["path"], self.max_bytes)
         own_limit = scope["path"] in self.path_limits
         detail = f"request body too large (at most {limit:,} bytes)"
-        # POST only: the API takes no PUT or PATCH, which the router answers with a 405
-        check_json = scope["method"] == "POST" and scope["path"].startswith(self.json_prefix)
+        # only where the API takes a POST: elsewhere the router answers 404 or 405
+        check_json = scope["method"] == "POST" and any(
+            p.match(scope["path"]) for p in self.json_posts
+        )
         content_type = b""
         refuse_on_read = False
         for name, value in scope.get("headers", ()):
