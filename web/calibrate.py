@@ -14,7 +14,7 @@ later suggestion for that deck unless switched off (globally by the setting
 
 from __future__ import annotations
 
-import logging
+import json
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,8 +26,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from grader.calibration import Calibration, fit_calibration
 from web.store import Attempt, Base, Store, utcnow
 
-log = logging.getLogger(__name__)
-
 
 class DeckCalibration(Base):
     """A deck's calibration map (JSON, null until enough overrides) and its on/off switch."""
@@ -36,18 +34,22 @@ class DeckCalibration(Base):
 
     deck_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     enabled: Mapped[bool] = mapped_column(default=True)
-    calibration: Mapped[str | None] = mapped_column(Text)  # Calibration.to_json()
+    calibration: Mapped[str | None] = mapped_column(Text)  # {method: Calibration JSON}
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+Key = tuple[str, str]  # (deck id, grading method: "fuzzy" or "llm")
 
 
 @dataclass(frozen=True, slots=True)
 class DeckState:
-    """What the stats page shows about a deck's calibration."""
+    """What the stats page shows about a deck's calibration for one grading method."""
 
     deck_id: str
+    method: str  # the map learned from, and applied to, this method's grades
     enabled: bool  # the deck's own switch
     globally_enabled: bool  # FLASHGRADE_CALIBRATION
-    calibration: Calibration | None  # None until the deck has enough overrides
+    calibration: Calibration | None  # None until there are enough overrides
     min_overrides: int
     overrides: int  # scored attempts whose final score differs from the grader's
 
@@ -68,7 +70,11 @@ class DeckState:
 
 
 class Calibrator:
-    """The calibrations of every deck, kept in memory and in the ``deck_calibrations`` table."""
+    """The calibrations of every deck, kept in memory and in the ``deck_calibrations`` table.
+
+    A deck has one map per grading method: the fuzzy grader and the LLM rubric differ in
+    their own ways, so what a person corrects in one says little about the other.
+    """
 
     def __init__(self, store: Store, *, enabled: bool = True, min_overrides: int = 15) -> None:
         self.store = store
@@ -76,29 +82,29 @@ class Calibrator:
         self.min_overrides = min_overrides
         self._lock = threading.Lock()  # refits and switches, one at a time
         self._switch: dict[str, bool] = {}
-        self._fits: dict[str, Calibration] = {}
-        self._active: dict[str, Calibration] = {}  # what apply() uses
+        self._fits: dict[Key, Calibration] = {}
+        self._active: dict[Key, Calibration] = {}  # what apply() uses
         self._loaded = False
 
     # --- the hot path --------------------------------------------------------------------
 
-    def apply(self, deck_id: str, score: int) -> int:
+    def apply(self, deck_id: str, score: int, method: str = "fuzzy") -> int:
         """The suggestion to show for the grader's ``score`` on ``deck_id`` (always 1-5)."""
         if not self._loaded:
             self.load()
-        calibration = self._active.get(deck_id)
+        calibration = self._active.get((deck_id, method))
         return score if calibration is None else calibration.apply(score)
 
-    def active(self, deck_id: str) -> Calibration | None:
-        """The calibration applied to the deck's suggestions now, if any."""
+    def active(self, deck_id: str, method: str = "fuzzy") -> Calibration | None:
+        """The calibration applied to the deck's suggestions by ``method`` now, if any."""
         if not self._loaded:
             self.load()
-        return self._active.get(deck_id)
+        return self._active.get((deck_id, method))
 
     # --- storage -------------------------------------------------------------------------
 
     def load(self) -> None:
-        """Read every deck's switch and refit its map from its scored attempts (once; later
+        """Read every deck's switch and refit its maps from its scored attempts (once; later
         changes go through this object). Refitting at start-up keeps the stored maps in step
         with the settings (a changed minimum of overrides) and with the fitting code."""
         with self._lock:
@@ -106,65 +112,81 @@ class Calibrator:
                 return
             with self.store.read() as session:
                 rows = {r.deck_id: r for r in session.execute(select(DeckCalibration)).scalars()}
-                scored = session.scalars(
-                    select(Attempt.deck_id).where(Attempt.final.is_not(None)).distinct()
+                scored = session.execute(
+                    select(Attempt.deck_id, Attempt.method)
+                    .where(Attempt.final.is_not(None))
+                    .distinct()
+                ).all()
+            for deck_id, row in rows.items():
+                self._switch[deck_id] = row.enabled
+            for deck_id, method in sorted((str(d), str(m)) for d, m in scored):
+                fitted = fit_calibration(
+                    self.pairs(deck_id, method), min_overrides=self.min_overrides
                 )
-                deck_ids = set(rows).union(scored)
-            for deck_id in sorted(deck_ids):
-                row = rows.get(deck_id)
-                self._switch[deck_id] = row.enabled if row is not None else True
-                fitted = fit_calibration(self.pairs(deck_id), min_overrides=self.min_overrides)
-                text = fitted.to_json() if fitted is not None else None
-                if (row.calibration if row is not None else None) != text:
-                    self._store_row(deck_id, calibration=text)
                 if fitted is not None:
-                    self._fits[deck_id] = fitted
-                self._publish(deck_id)
+                    self._fits[(deck_id, method)] = fitted
+            for deck_id in {d for d, _ in scored}.union(rows):
+                text = self._stored_text(str(deck_id))
+                row = rows.get(deck_id)
+                if (row.calibration if row is not None else None) != text:
+                    self._store_row(str(deck_id), calibration=text)
+                self._publish(str(deck_id))
             self._loaded = True
 
-    def _publish(self, deck_id: str) -> None:
-        calibration = self._fits.get(deck_id)
-        if (
-            self.enabled
-            and self._switch.get(deck_id, True)
-            and calibration is not None
-            and not calibration.is_identity
-        ):
-            self._active[deck_id] = calibration
-        else:
-            self._active.pop(deck_id, None)
+    def _stored_text(self, deck_id: str) -> str | None:
+        """The deck's maps as stored: JSON, by method."""
+        maps = {
+            m: json.loads(c.to_json()) for (d, m), c in sorted(self._fits.items()) if d == deck_id
+        }
+        return json.dumps(maps) if maps else None
 
-    def pairs(self, deck_id: str) -> list[tuple[int, int]]:
-        """The deck's (grader's score, final score) pairs, from every scored attempt."""
+    def _publish(self, deck_id: str) -> None:
+        on = self.enabled and self._switch.get(deck_id, True)
+        for key in [k for k in self._active if k[0] == deck_id]:
+            del self._active[key]
+        for key, calibration in self._fits.items():
+            if key[0] == deck_id and on and not calibration.is_identity:
+                self._active[key] = calibration
+
+    def pairs(self, deck_id: str, method: str = "fuzzy") -> list[tuple[int, int]]:
+        """The (grader's score, final score) pairs of the deck's scored attempts graded by
+        ``method``."""
         query = (
             select(Attempt.grader_score, Attempt.final, func.count())
-            .where(Attempt.deck_id == deck_id, Attempt.final.is_not(None))
+            .where(
+                Attempt.deck_id == deck_id,
+                Attempt.method == method,
+                Attempt.final.is_not(None),
+            )
             .group_by(Attempt.grader_score, Attempt.final)
         )
         with self.store.read() as session:
             counts = session.execute(query).all()
         return [(int(s), int(f)) for s, f, n in counts for _ in range(int(n))]
 
-    def refit(self, deck_id: str) -> Calibration | None:
-        """Fit the deck's map again from its scored attempts and store it (None: not enough
-        overrides yet). Called after every score; costs one grouped query and one upsert."""
+    def refit(self, deck_id: str, method: str = "fuzzy") -> Calibration | None:
+        """Fit the deck's map for ``method`` again and store it (None: not enough overrides
+        yet). Called after every score; costs one grouped query and, on change, one upsert."""
         if not self._loaded:
             self.load()
         with self._lock:
-            calibration = fit_calibration(self.pairs(deck_id), min_overrides=self.min_overrides)
-            text = calibration.to_json() if calibration is not None else None
-            previous = self._fits.get(deck_id)
-            if (previous.to_json() if previous is not None else None) != text:
-                self._store_row(deck_id, calibration=text)
+            key = (deck_id, method)
+            calibration = fit_calibration(
+                self.pairs(deck_id, method), min_overrides=self.min_overrides
+            )
+            previous = self._fits.get(key)
+            if previous != calibration:
                 if calibration is None:
-                    self._fits.pop(deck_id, None)
+                    self._fits.pop(key, None)
                 else:
-                    self._fits[deck_id] = calibration
+                    self._fits[key] = calibration
+                self._store_row(deck_id, calibration=self._stored_text(deck_id))
                 self._publish(deck_id)
             return calibration
 
     def set_enabled(self, deck_id: str, enabled: bool) -> None:
-        """The deck's own switch (stored; takes effect for the next suggestion)."""
+        """The deck's own switch, for every method (stored; takes effect for the next
+        suggestion)."""
         if not self._loaded:
             self.load()
         with self._lock:
@@ -183,23 +205,25 @@ class Calibrator:
                 setattr(row, name, value)
             row.updated_at = utcnow()
 
-    def state(self, deck_id: str) -> DeckState:
+    def state(self, deck_id: str, method: str = "fuzzy") -> DeckState:
         if not self._loaded:
             self.load()
-        overrides = sum(1 for s, f in self.pairs(deck_id) if s != f)
+        overrides = sum(1 for s, f in self.pairs(deck_id, method) if s != f)
         return DeckState(
             deck_id=deck_id,
+            method=method,
             enabled=self._switch.get(deck_id, True),
             globally_enabled=self.enabled,
-            calibration=self._fits.get(deck_id),
+            calibration=self._fits.get((deck_id, method)),
             min_overrides=self.min_overrides,
             overrides=overrides,
         )
 
-    def active_decks(self) -> dict[str, Calibration]:
+    def active_decks(self) -> list[str]:
+        """The decks with a calibration applied to some method's suggestions."""
         if not self._loaded:
             self.load()
-        return dict(self._active)
+        return sorted({deck_id for deck_id, _ in self._active})
 
 
 def note(attempt: Any, calibrator: Calibrator | None) -> str | None:
@@ -209,7 +233,9 @@ def note(attempt: Any, calibrator: Calibrator | None) -> str | None:
     if grader == shown:
         return None
     text = f"Adjusted to your scoring: the grader's {grader} → {shown} ({shown - grader:+d})"
-    calibration = calibrator.active(attempt.deck_id) if calibrator is not None else None
+    calibration = (
+        calibrator.active(attempt.deck_id, attempt.method) if calibrator is not None else None
+    )
     if calibration is not None:
         text += f", learned from {calibration.pairs} scored answers in this deck"
     return text

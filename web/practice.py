@@ -120,7 +120,7 @@ class Practice:
         per deck hooks in at this point)."""
         if self.calibrator is None:
             return result.score
-        return self.calibrator.apply(deck.id, result.score)
+        return self.calibrator.apply(deck.id, result.score, result.method)
 
     async def grade(self, deck_id: str, card_key: str | int, answer: str, *, llm: Any) -> Graded:
         """Grade an answer without storing anything."""
@@ -220,7 +220,7 @@ class Practice:
             attempt.scored_at = now
         self.metrics.record_score(suggested=attempt.suggested, final=score)
         if self.calibrator is not None:  # every score is a label: refit the deck's map
-            self.calibrator.refit(attempt.deck_id)
+            self.calibrator.refit(attempt.deck_id, attempt.method)
         return Scored(attempt=attempt, next_due=state.due, previous_final=previous)
 
     def list_attempts(

@@ -34,6 +34,11 @@ FilterText = Annotated[str | None, Query(max_length=200)]
 Days = Annotated[int, Query(ge=1, le=365)]
 
 
+def _method(practice: Any) -> str:
+    """The method grading new answers, whose calibration the stats pages show."""
+    return "llm" if practice.settings.llm_model else "fuzzy"
+
+
 def _calibrator(request: Request) -> Calibrator:
     return request.app.state.calibrator  # type: ignore[no-any-return]
 
@@ -90,7 +95,8 @@ def _positions(practice: Any) -> dict[tuple[str, str], int]:
 def stats_all(request: Request, practice: PracticeDep, days: Days = stats.DEFAULT_DAYS) -> Response:
     figures = stats.compute(practice.store, practice.catalog, None, days=days)
     calibrator = _calibrator(request)
-    states = {deck_id: calibrator.state(deck_id) for deck_id in figures.agreement.by_deck}
+    method = _method(practice)
+    states = {d: calibrator.state(d, method) for d in figures.agreement.by_deck}
     return _stats_page(request, practice, figures, states=states)
 
 
@@ -106,7 +112,7 @@ def stats_deck(
         figures = stats.compute(practice.store, practice.catalog, deck, days=days)
     except stats.NoSuchDeck as exc:
         raise NotFound(str(exc)) from None
-    calibration = _calibrator(request).state(deck)
+    calibration = _calibrator(request).state(deck, _method(practice))
     return _stats_page(request, practice, figures, calibration=calibration, token=token)
 
 
