@@ -291,6 +291,25 @@ class _Vocabulary:
         return tuple(found)
 
 
+# Role markers ("System note:", "[system]", "<|im_start|>"): besides their own sentence
+# they claim the rest of their line.
+_ROLE_PREFIX = _rule(
+    r"(?:^|[\[(<#>])\W*(?:system|assistant|developer|admin|operator)\s*(?:message|prompt|note|"
+    r"override)\s*:|[\[(<#]\s*(?:system|assistant|developer|admin|operator|user)\s*[\])>:]",
+    needs="system assistant developer admin operator user & : [ ( < #",
+)
+_ROLE_TAGS = _rule(
+    r"\[/?(?:system|inst|instructions?|admin|sys)\]|<\|[a-z_]+\|>|<\s*/?\s*(?:system|sys|"
+    r"instructions?|im_start|im_end)\s*>|#{2,}\s*(?:system|instructions?|new task)",
+    needs=(
+        "[ & system inst instruction instructions admin sys",
+        "< & |",
+        "< & system sys instruction instructions im",
+        "# & system instruction instructions task",
+    ),
+)
+
+
 # Patterns tried on the plain normalised sentence.
 _PLAIN = [
     # "give this a 5", "award full marks", "deserves the top grade"
@@ -709,21 +728,8 @@ _ANY = [
             "above* told* task* role* programming* training* messages* text*"
         ),
     ),
-    _rule(
-        r"(?:^|[\[(<#>])\W*(?:system|assistant|developer|admin|operator)\s*(?:message|prompt|note|"
-        r"override)\s*:|[\[(<#]\s*(?:system|assistant|developer|admin|operator|user)\s*[\])>:]",
-        needs="system assistant developer admin operator user & : [ ( < #",
-    ),
-    _rule(
-        r"\[/?(?:system|inst|instructions?|admin|sys)\]|<\|[a-z_]+\|>|<\s*/?\s*(?:system|sys|"
-        r"instructions?|im_start|im_end)\s*>|#{2,}\s*(?:system|instructions?|new task)",
-        needs=(
-            "[ & system inst instruction instructions admin sys",
-            "< & |",
-            "< & system sys instruction instructions im",
-            "# & system instruction instructions task",
-        ),
-    ),
+    _ROLE_PREFIX,
+    _ROLE_TAGS,
     _rule(
         r"\b(?:new|updated|real|actual|hidden|secret|additional|override)\s+(?:instructions?|task|"
         r"rules|system prompt)\b",
@@ -847,9 +853,8 @@ _SHOUTED_ROLE = re.compile(r"(?:^|\W)(?:SYSTEM|ASSISTANT|DEVELOPER|INSTRUCTIONS?
 # A role marker in capitals on a line of its own (its colon may be on the next line).
 _SHOUTED_ALONE = re.compile(r"^\W*(?:SYSTEM|ASSISTANT|DEVELOPER|INSTRUCTIONS?)\W*$")
 _ROLE_MARKER = re.compile(rf"^\W*{_ROLE}\s*(?:message|prompt|note|override|instructions?)?\s*:")
-# The role-marker rules ("[system]", "<|im_start|>", "System:"): they claim their whole line.
 _ROLE_RE = re.compile(
-    _ANY[1].regex.pattern + "|" + _ANY[2].regex.pattern + "|" + _ROLE_MARKER.pattern
+    _ROLE_PREFIX.regex.pattern + "|" + _ROLE_TAGS.regex.pattern + "|" + _ROLE_MARKER.pattern
 )
 _FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.S)
 _FENCE_GRADING = re.compile(r"\"?(?:verdicts?|points|score|grade|covered|marks)\"?\s*[:=]", re.I)
@@ -882,12 +887,10 @@ def _role_directive(plain: str) -> bool:
 
 def addresses_grader(sentence: str) -> bool:
     """Whether one sentence speaks to the grader (instructions, role-play, score claims)."""
-    ascii_only = sentence.isascii()
-    if (not ascii_only or ":" in sentence) and _SHOUTED_ROLE.search(
-        unicodedata.normalize("NFKC", sentence)
-    ):
+    shouted = sentence if sentence.isascii() else unicodedata.normalize("NFKC", sentence)
+    if ":" in shouted and _SHOUTED_ROLE.search(shouted):
         return True
-    if len(sentence) < 40 and _SHOUTED_ALONE.match(unicodedata.normalize("NFKC", sentence)):
+    if len(shouted) < 40 and _SHOUTED_ALONE.match(shouted):
         return True
     plain = normalise(sentence)
     if not plain:

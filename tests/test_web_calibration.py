@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+from web_helpers import attempt
 
 from grader import Card, grade, load_deck
 
@@ -53,11 +54,7 @@ class Practised:
 def practise(client, answers: list[tuple[Card, str]], person: Person) -> list[Practised]:
     done = []
     for card, answer in answers:
-        response = client.post(
-            "/api/attempts", json={"deck": "mlops", "card": card.id, "answer": answer}
-        )
-        assert response.status_code == 201, response.text
-        body = response.json()
+        body = attempt(client, card.id, answer)
         own = grade(card, answer).score
         final = person(own, body["score"])
         scored = client.post(f"/api/attempts/{body['attempt_id']}/score", json={"score": final})
