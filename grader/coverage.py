@@ -10,6 +10,8 @@ terms occur only negated is marked as contradicted.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+from collections import Counter
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -48,13 +50,13 @@ def _find_terms(prepared: PreparedCard, tokens: list[Token], negated: set[int]) 
     joins: dict[str, list[int]] = {}  # neighbours joined into a term word
     compounds = prepared.compounds
     heads = prepared.heads
-    stems = prepared.stems
-    answer_words = [t.word for t in tokens]
-    for i, stem_ in enumerate([t.stem for t in tokens]):
-        if stem_ in stems:
-            by_stem.setdefault(stem_, []).append(i)
+    stems = [t.stem for t in tokens]
+    term_stems = prepared.stems
+    for i in [i for i, s in enumerate(stems) if s in term_stems]:
+        by_stem.setdefault(stems[i], []).append(i)
     # Joined neighbours match compounds: "auto scaling", "blue/green" -> "autoscaling", ...
     # Only a word that begins some term can start one, which few words do.
+    answer_words = [t.word for t in tokens]
     n = len(tokens)
     for i in [i for i, w in enumerate(answer_words) if w in heads]:
         clause = tokens[i].clause
@@ -71,40 +73,45 @@ def _find_terms(prepared: PreparedCard, tokens: list[Token], negated: set[int]) 
     unmatched: list[str] = []
     for word, word_stem in prepared.word_stems:
         found = by_stem.get(word_stem)
-        joined_at = joins.get(word)
-        if joined_at:
-            found = sorted(set(joined_at).union(found or ()))
+        if joins:
+            joined_at = joins.get(word)
+            if joined_at:
+                found = sorted(set(joined_at).union(found or ()))
         if found:
             hits[word] = _split(found, negated, 1.0)
         elif len(word) >= 5 and word.isalpha():
             unmatched.append(word)
 
     # Typos: one fuzzy pass of the unmatched terms against the answer's other words.
-    candidates = [w for w in {t.word for t in tokens}.union(joins) if len(w) >= 4 and w.isalpha()]
+    candidates = [w for w in set(answer_words).union(joins) if len(w) >= 4 and w.isalpha()]
     if unmatched and candidates:
         scores = process.cdist(unmatched, candidates, scorer=fuzz.ratio, score_cutoff=80.0)
-        cutoffs = np.array([_fuzzy_cutoff(len(w)) for w in unmatched])[:, None]
         found_at: dict[int, set[str]] = {}
-        for row, col in zip(*np.nonzero(scores >= cutoffs), strict=True):
+        for row, col in zip(*np.nonzero(scores), strict=True):
             word, cand = unmatched[row], candidates[col]
             # Typos rarely hit the first letter; look-alikes often differ there.
-            if cand[0] == word[0] and abs(len(cand) - len(word)) <= 2:
+            if (
+                scores[row, col] >= _fuzzy_cutoff(len(word))
+                and cand[0] == word[0]
+                and abs(len(cand) - len(word)) <= 2
+            ):
                 found_at.setdefault(int(row), set()).add(cand)
-        at: dict[str, list[int]] = {}
         if found_at:
-            for i, t in enumerate(tokens):
-                at.setdefault(t.word, []).append(i)
-        for row, words in found_at.items():
-            positions = [i for w in words for i in at.get(w, ())]
-            for joined in words & joins.keys():
-                positions.extend(joins[joined])
-            hits[unmatched[row]] = _split(sorted(set(positions)), negated, FUZZY_STRENGTH)
+            wanted = set().union(*found_at.values())
+            at: dict[str, list[int]] = {}
+            for i in [i for i, w in enumerate(answer_words) if w in wanted]:
+                at.setdefault(answer_words[i], []).append(i)
+            for row, words in found_at.items():
+                positions = [i for w in words for i in at.get(w, ())]
+                for joined in words & joins.keys():
+                    positions.extend(joins[joined])
+                hits[unmatched[row]] = _split(sorted(set(positions)), negated, FUZZY_STRENGTH)
     return hits
 
 
 def _split(found: list[int], negated: set[int], strength: float) -> _Hits:
     """Positions (sorted, distinct) split by polarity."""
-    if not negated:
+    if negated.isdisjoint(found):
         return _Hits(tuple(found), (), strength)
     return _Hits(
         tuple(i for i in found if i not in negated),
@@ -113,18 +120,21 @@ def _split(found: list[int], negated: set[int], strength: float) -> _Hits:
     )
 
 
-def _alias_hits(
-    point: PreparedPoint, tokens: list[Token], negated: set[int]
-) -> tuple[set[str], list[int]]:
-    """Stems covered through a point's aliases, and the answer positions that said them."""
-    covered: set[str] = set()
-    where: list[int] = []
-    if not point.aliases:
-        return covered, where
+def _positions(tokens: list[Token], negated: set[int]) -> dict[str, list[int]]:
+    """Where each stem of the answer occurs affirmed (for aliases)."""
     positions: dict[str, list[int]] = {}
     for i, tok in enumerate(tokens):
         if i not in negated:
             positions.setdefault(tok.stem, []).append(i)
+    return positions
+
+
+def _alias_hits(
+    point: PreparedPoint, positions: dict[str, list[int]]
+) -> tuple[set[str], list[int]]:
+    """Stems covered through a point's aliases, and the answer positions that said them."""
+    covered: set[str] = set()
+    where: list[int] = []
     for group in point.aliases:
         for alternative in group.alternatives:
             if all(s in positions for s in alternative):
@@ -139,17 +149,19 @@ def _assess_point(
     hits: dict[str, _Hits],
     answer: str,
     tokens: list[Token],
-    negated: set[int],
+    positions: dict[str, list[int]],
 ) -> tuple[PointResult, float]:
     """The point's result, and the term weight that the answer matched (0 if denied)."""
-    alias_stems, alias_where = _alias_hits(point, tokens, negated)
+    alias_stems: set[str] = set()
+    where: list[int] = []
+    if point.aliases:
+        alias_stems, where = _alias_hits(point, positions)
     matched = 0.0
     label = 0.0
     denied = 0.0
-    where: list[int] = list(alias_where)
     for term in point.terms:
         hit = hits.get(term.word)
-        if term.stem in alias_stems:
+        if alias_stems and term.stem in alias_stems:
             strength = 1.0
         elif hit is None:
             continue
@@ -197,17 +209,13 @@ def _evidence_span(tokens: list[Token], where: list[int]) -> tuple[int, int] | N
     """The stretch of one clause of the answer that holds most of the matched words."""
     if not where:
         return None
-    spans: dict[int, list[int]] = {}  # clause -> [distinct hits, first index, last index]
-    for i in sorted(set(where)):
-        clause = tokens[i].clause
-        span = spans.get(clause)
-        if span is None:
-            spans[clause] = [1, i, i]
-        else:
-            span[0] += 1
-            span[2] = i
-    _, first, last = max(spans.values(), key=lambda s: (s[0], -s[1]))
-    return tokens[first].start, tokens[last].end
+    hits = sorted(set(where))
+    clauses = [tokens[i].clause for i in hits]  # non-decreasing: a clause's hits are a run
+    counts = Counter(clauses)
+    best = max(counts, key=counts.__getitem__)  # the first clause of those with most hits
+    first = bisect_left(clauses, best)
+    last = bisect_right(clauses, best) - 1
+    return tokens[hits[first]].start, tokens[hits[last]].end
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,10 +242,11 @@ def assess(card: Card, answer: str) -> Assessment:
         tokens = tokens[:MAX_TOKENS]
     negated = negated_positions(tokens)
     hits = _find_terms(prepared, tokens, negated)
+    positions = _positions(tokens, negated) if prepared.has_aliases else {}
     results = []
     matched = denied = 0.0
     for point in prepared.points:
-        result, weight = _assess_point(point, hits, answer, tokens, negated)
+        result, weight = _assess_point(point, hits, answer, tokens, positions)
         matched += weight
         denied += point.total if result.contradicted else 0.0
         results.append(result)
@@ -249,7 +258,7 @@ def assess(card: Card, answer: str) -> Assessment:
     # Breadth is for references written as prose (one section): their points are sentences
     # of a model answer, often alternatives. A checklist in titled sections is graded per point.
     breadth = 0.0 if prepared.sectioned else max(0.0, matched - denied) / total
-    answer_stems = " ".join(t.stem for t in tokens if t.word not in STOP_WORDS)
+    answer_stems = " ".join([t.stem for t in tokens if t.word not in STOP_WORDS])
     # token_sort, not token_set: a fragment of the reference is not "similar" to all of it.
     similarity = fuzz.token_sort_ratio(prepared.reference_stems, answer_stems) / 100.0
     return Assessment(results, warnings, round(breadth, 4), round(similarity, 4))

@@ -52,7 +52,11 @@ _LEET = str.maketrans(
 )
 # l33t only where digits stand inside words: "100 requests" stays a number.
 _LEETY = re.compile(r"[a-z][013457@$]|[013457@$][a-z]")
-_FOLD_HINT = re.compile(_LEETY.pattern + r"|\b[a-z][ .\-_*][a-z][ .\-_*][a-z]\b")
+_LEET_CHARS = frozenset("013457@$")
+_SPACED_HINT = re.compile(r"\b[a-z][ .\-_*][a-z][ .\-_*][a-z]\b")
+_FOLD_HINT = re.compile(_LEETY.pattern + "|" + _SPACED_HINT.pattern)  # what _fold_hint finds
+# _LEETY, but scanning for the rare sign first: a leet sign with a letter before or after it
+_LEET_BESIDE_LETTER = re.compile(r"[013457@$](?:(?<=[a-z].)|(?=[a-z]))")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"'})
 
 
@@ -149,6 +153,7 @@ _FILLER = frozenset(
 )
 _WORD = re.compile(r"[^\W\d_]+|\d+(?:[./]\d+)*")
 _GRADING_OR_CLAIM = GRADING_WORDS | CLAIM_WORDS
+_FILLER_GRADING_OR_CLAIM = _FILLER | _GRADING_OR_CLAIM
 
 
 def grading_only(sentence: str) -> bool:
@@ -158,11 +163,10 @@ def grading_only(sentence: str) -> bool:
 
 
 def _grading_words_only(words: Sequence[str]) -> bool:
-    content = set(words).difference(_FILLER)
     # Usually the first word outside the grading vocabulary settles it.
-    if any(not w[0].isdigit() for w in content.difference(_GRADING_OR_CLAIM)):
+    if any(not w[0].isdigit() for w in set(words).difference(_FILLER_GRADING_OR_CLAIM)):
         return False
-    content = {w for w in content if not w[0].isdigit()}
+    content = {w for w in set(words).difference(_FILLER) if not w[0].isdigit()}
     if not content:
         return False
     if not content.isdisjoint(GRADING_WORDS):
@@ -208,6 +212,17 @@ _ROLE_TALK = frozenset(
 )
 
 _TOKEN = re.compile(r"[a-z]+|\d+")
+# _TOKEN.findall for ASCII text without digits, by str.translate and split (several times
+# faster): every ASCII character but a-z becomes a space.
+_ASCII_SPACES = str.maketrans({chr(c): " " for c in range(128) if not chr(c).islower()})
+_DIGITS = frozenset("0123456789")
+
+
+def _words(plain: str) -> list[str]:
+    """``_TOKEN.findall(plain)``: the words and numbers of a normalised sentence."""
+    if plain.isascii() and _DIGITS.isdisjoint(plain):
+        return plain.translate(_ASCII_SPACES).split()
+    return _TOKEN.findall(plain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,14 +259,15 @@ class _Rules:
             # Indexed by each alternative's first group, the one that rarely occurs.
             for item in {i for alt in rule.needs for i in alt[0]}:
                 self.by_item.setdefault(item, []).append(rule)
+        self.items = frozenset(self.by_item)
 
     def match(self, text: str, present: set[str]) -> bool:
         """Whether a pattern matches ``text`` (a normalised sentence holding ``present``)."""
         if not text.isascii():
             return any(r.regex.search(text) for r in self.rules)
         seen: set[int] = set()
-        for item in present:
-            for rule in self.by_item.get(item, ()):
+        for item in present.intersection(self.items):
+            for rule in self.by_item[item]:
                 if id(rule) not in seen:
                     seen.add(id(rule))
                     if rule.possible(present) and rule.regex.search(text):
@@ -268,26 +284,31 @@ class _Vocabulary:
         self.chars = frozenset(i for i in items if len(i) == 1 and not i.isalnum())
         self.prefixes = tuple(sorted(i[:-1] for i in items if len(i) > 1 and i[-1] == "*"))
         self.suffixes = tuple(sorted(i[1:] for i in items if len(i) > 1 and i[0] == "*"))
-        self._affixes: dict[str, tuple[str, ...]] = {}
+        self._affixes: dict[str, tuple[str, ...]] = {}  # every word seen: its affixes
+        self._with_affixes: set[str] = set()  # the words seen that have some
 
     def present(self, text: str, tokens: Sequence[str]) -> set[str]:
-        found = set(self.words.intersection(tokens))
-        found.update(c for c in self.chars if c in text)
+        distinct = set(tokens)
+        if len(self._affixes) > 50_000:  # bounded: answers bring new words forever
+            self._affixes.clear()
+            self._with_affixes.clear()
+        found = set(self.words.intersection(distinct))
+        found.update([c for c in self.chars if c in text])
         affixes = self._affixes
-        for token in tokens:
-            items = affixes.get(token)
-            if items is None:
-                items = affixes[token] = self._find_affixes(token)
-            if items:
-                found.update(items)
+        # Set operations rather than a loop over tokens: most words have no affix, and a
+        # word's affixes are looked up once.
+        for token in distinct.difference(affixes):
+            affixes[token] = self._find_affixes(token)
+        for token in distinct.intersection(self._with_affixes):
+            found.update(affixes.get(token, ()))
         return found
 
     def _find_affixes(self, token: str) -> tuple[str, ...]:
         """The word beginnings ("award*") and endings ("*bot") that ``token`` has."""
-        if len(self._affixes) > 50_000:  # bounded: answers bring new words forever
-            self._affixes.clear()
         found = [p + "*" for p in self.prefixes if token.startswith(p)]
         found += ["*" + s for s in self.suffixes if token.endswith(s)]
+        if found:
+            self._with_affixes.add(token)
         return tuple(found)
 
 
@@ -869,6 +890,18 @@ class Directive:
     text: str
 
 
+def _fold_hint(plain: str, tokens: Sequence[str]) -> bool:
+    """Whether ``plain`` (whose ``_TOKEN`` words are ``tokens``) may hide words in leet or
+    spaced letters: ``_FOLD_HINT`` matches, found in ways much cheaper than searching it."""
+    if not _LEET_CHARS.isdisjoint(plain) and _LEET_BESIDE_LETTER.search(plain):
+        return True
+    # Spaced letters are three lone letters in a row, which are then three tokens in a row.
+    singles = [i for i, t in enumerate(tokens) if len(t) == 1]
+    return any(singles[k + 2] == singles[k] + 2 for k in range(len(singles) - 2)) and bool(
+        _SPACED_HINT.search(plain)
+    )
+
+
 def _despace(text: str) -> str:
     return _SPACED.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group()), text)
 
@@ -895,7 +928,7 @@ def addresses_grader(sentence: str) -> bool:
     plain = normalise(sentence)
     if not plain:
         return False
-    tokens = _TOKEN.findall(plain)
+    tokens = _words(plain)
     present = _VOCABULARY.present(plain, tokens)
     if _PLAIN_RULES.match(plain, present) or _ANY_RULES.match(plain, present):
         return True
@@ -904,14 +937,14 @@ def addresses_grader(sentence: str) -> bool:
     # On ASCII text the pattern tokens are the vocabulary rule's words as well.
     if _grading_words_only(tokens if plain.isascii() else _WORD.findall(plain)):
         return True
-    if not _FOLD_HINT.search(plain):
+    if not _fold_hint(plain, tokens):
         return False
     folded = _despace(plain)
     if _LEETY.search(folded):
         folded = folded.translate(_LEET)
     if folded == plain:
         return False
-    return _ANY_RULES.match(folded, _VOCABULARY.present(folded, _TOKEN.findall(folded)))
+    return _ANY_RULES.match(folded, _VOCABULARY.present(folded, _words(folded)))
 
 
 def find_directives(answer: str) -> list[Directive]:

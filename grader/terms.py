@@ -76,6 +76,7 @@ class PreparedCard:
     word_stems: tuple[tuple[str, str], ...]  # (word, stem) of every term word
     stems: frozenset[str]
     sectioned: bool  # points in more than one section: a checklist, not prose
+    has_aliases: bool
 
 
 def _point_tokens(text: str) -> tuple[list[Token], set[int], set[int]]:
@@ -162,4 +163,5 @@ def prepare(card: Card) -> PreparedCard:
         word_stems,
         frozenset(s for _, s in word_stems),
         len({p.id.split(".", 1)[0] for p in card.points}) > 1,
+        any(p.aliases for p in prepared),
     )
