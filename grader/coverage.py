@@ -10,8 +10,6 @@ terms occur only negated is marked as contradicted.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
-from collections import Counter
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -21,7 +19,7 @@ from rapidfuzz import fuzz, process
 from grader.cards import Card
 from grader.result import PointResult, Status
 from grader.terms import PreparedCard, PreparedPoint, prepare
-from grader.text import STOP_WORDS, Token, negated_positions, tokenize
+from grader.text import STOP_WORDS, Columns, columns, negated_indexes
 
 SATURATION = 0.6  # share of a point's term weight that covers it fully
 NAME_FACTOR = 0.9  # credit for naming the point's idea (its label) alone
@@ -44,27 +42,28 @@ def _fuzzy_cutoff(length: int) -> float:
     return 88.0 if length <= 5 else 83.0 if length <= 7 else 80.0
 
 
-def _find_terms(prepared: PreparedCard, tokens: list[Token], negated: set[int]) -> dict[str, _Hits]:
+def _find_terms(prepared: PreparedCard, tokens: Columns, negated: set[int]) -> dict[str, _Hits]:
     """Where each of the card's term words occurs in the answer."""
     by_stem: dict[str, list[int]] = {}  # term stems only: positions, in order
     joins: dict[str, list[int]] = {}  # neighbours joined into a term word
     compounds = prepared.compounds
     heads = prepared.heads
-    stems = [t.stem for t in tokens]
+    stems = tokens.stems
     term_stems = prepared.stems
     for i in [i for i, s in enumerate(stems) if s in term_stems]:
         by_stem.setdefault(stems[i], []).append(i)
     # Joined neighbours match compounds: "auto scaling", "blue/green" -> "autoscaling", ...
     # Only a word that begins some term can start one, which few words do.
-    answer_words = [t.word for t in tokens]
-    n = len(tokens)
+    answer_words = tokens.words
+    clauses = tokens.clauses
+    n = len(answer_words)
     for i in [i for i, w in enumerate(answer_words) if w in heads]:
-        clause = tokens[i].clause
-        if i + 1 < n and tokens[i + 1].clause == clause:
+        clause = clauses[i]
+        if i + 1 < n and clauses[i + 1] == clause:
             joined = answer_words[i] + answer_words[i + 1]
             if joined in compounds:
                 joins.setdefault(joined, []).append(i)
-            if i + 2 < n and joined in heads and tokens[i + 2].clause == clause:
+            if i + 2 < n and joined in heads and clauses[i + 2] == clause:
                 joined += answer_words[i + 2]
                 if joined in compounds:
                     joins.setdefault(joined, []).append(i)
@@ -109,23 +108,30 @@ def _find_terms(prepared: PreparedCard, tokens: list[Token], negated: set[int]) 
     return hits
 
 
+# NamedTuple's __new__ is Python code; tuple.__new__ builds the same object in C.
+_new_hits = tuple.__new__
+
+
 def _split(found: list[int], negated: set[int], strength: float) -> _Hits:
     """Positions (sorted, distinct) split by polarity."""
     if negated.isdisjoint(found):
-        return _Hits(tuple(found), (), strength)
-    return _Hits(
-        tuple(i for i in found if i not in negated),
-        tuple(i for i in found if i in negated),
-        strength,
+        return _new_hits(_Hits, (tuple(found), (), strength))
+    return _new_hits(
+        _Hits,
+        (
+            tuple([i for i in found if i not in negated]),
+            tuple([i for i in found if i in negated]),
+            strength,
+        ),
     )
 
 
-def _positions(tokens: list[Token], negated: set[int]) -> dict[str, list[int]]:
+def _positions(tokens: Columns, negated: set[int]) -> dict[str, list[int]]:
     """Where each stem of the answer occurs affirmed (for aliases)."""
     positions: dict[str, list[int]] = {}
-    for i, tok in enumerate(tokens):
+    for i, stem in enumerate(tokens.stems):
         if i not in negated:
-            positions.setdefault(tok.stem, []).append(i)
+            positions.setdefault(stem, []).append(i)
     return positions
 
 
@@ -148,7 +154,7 @@ def _assess_point(
     point: PreparedPoint,
     hits: dict[str, _Hits],
     answer: str,
-    tokens: list[Token],
+    tokens: Columns,
     positions: dict[str, list[int]],
 ) -> tuple[PointResult, float]:
     """The point's result, and the term weight that the answer matched (0 if denied)."""
@@ -159,29 +165,27 @@ def _assess_point(
     matched = 0.0
     label = 0.0
     denied = 0.0
-    for term in point.terms:
-        hit = hits.get(term.word)
-        if alias_stems and term.stem in alias_stems:
+    for word, stem, weight, in_label, reference_negated in point.rows:
+        hit = hits.get(word)
+        if alias_stems and stem in alias_stems:
             strength = 1.0
         elif hit is None:
             continue
         else:
             # Occurrences count when their polarity agrees with the reference's:
             # "has no children" is not covered by "has children", and vice versa.
-            agreeing, opposed = (
-                (hit.negated, hit.positive) if term.negated else (hit.positive, hit.negated)
-            )
+            positive, negative, strength = hit
+            agreeing, opposed = (negative, positive) if reference_negated else (positive, negative)
             if not agreeing:
                 if opposed:
-                    denied += term.weight
+                    denied += weight
                 continue
             # A word said both ways ("a while loop tests first, a do-while does not")
             # counts: contrasts are common in good answers.
-            strength = hit.strength
             where.extend(agreeing)
-        matched += term.weight * strength
-        if term.in_label:
-            label += term.weight * strength
+        matched += weight * strength
+        if in_label:
+            label += weight * strength
 
     total = point.total or 1.0
     credit = matched / total / SATURATION
@@ -205,17 +209,24 @@ def _assess_point(
     return result, (0.0 if contradicted else min(matched, point.total))
 
 
-def _evidence_span(tokens: list[Token], where: list[int]) -> tuple[int, int] | None:
+def _evidence_span(tokens: Columns, where: list[int]) -> tuple[int, int] | None:
     """The stretch of one clause of the answer that holds most of the matched words."""
     if not where:
         return None
     hits = sorted(set(where))
-    clauses = [tokens[i].clause for i in hits]  # non-decreasing: a clause's hits are a run
-    counts = Counter(clauses)
-    best = max(counts, key=counts.__getitem__)  # the first clause of those with most hits
-    first = bisect_left(clauses, best)
-    last = bisect_right(clauses, best) - 1
-    return tokens[hits[first]].start, tokens[hits[last]].end
+    clauses = list(map(tokens.clauses.__getitem__, hits))  # non-decreasing: runs per clause
+    first = last = 0
+    if clauses[0] != clauses[-1]:
+        # the longest run of one clause; of equally long runs, the first
+        best = start = 0
+        for k in range(1, len(clauses) + 1):
+            if k == len(clauses) or clauses[k] != clauses[start]:
+                if k - start > best:
+                    best, first, last = k - start, start, k - 1
+                start = k
+    else:
+        last = len(hits) - 1
+    return tokens.starts[hits[first]], tokens.ends[hits[last]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,11 +247,11 @@ def assess(card: Card, answer: str) -> Assessment:
             [_missing(p) for p in prepared.points], ["empty answer: every point is missing"]
         )
     warnings: list[str] = []
-    tokens = tokenize(answer)
-    if len(tokens) > MAX_TOKENS:
+    tokens = columns(answer)
+    if len(tokens.words) > MAX_TOKENS:
         warnings.append(f"very long answer: only its first {MAX_TOKENS:,} words were graded")
-        tokens = tokens[:MAX_TOKENS]
-    negated = negated_positions(tokens)
+        tokens = tokens.head(MAX_TOKENS)
+    negated = negated_indexes(tokens.words, tokens.clauses)
     hits = _find_terms(prepared, tokens, negated)
     positions = _positions(tokens, negated) if prepared.has_aliases else {}
     results = []
@@ -258,9 +269,12 @@ def assess(card: Card, answer: str) -> Assessment:
     # Breadth is for references written as prose (one section): their points are sentences
     # of a model answer, often alternatives. A checklist in titled sections is graded per point.
     breadth = 0.0 if prepared.sectioned else max(0.0, matched - denied) / total
-    answer_stems = " ".join([t.stem for t in tokens if t.word not in STOP_WORDS])
+    pairs = zip(tokens.words, tokens.stems, strict=True)
+    answer_stems = [s for w, s in pairs if w not in STOP_WORDS]
     # token_sort, not token_set: a fragment of the reference is not "similar" to all of it.
-    similarity = fuzz.token_sort_ratio(prepared.reference_stems, answer_stems) / 100.0
+    # (token_sort_ratio, with the reference's side sorted once per card)
+    answer_sorted = " ".join(sorted(answer_stems))
+    similarity = fuzz.ratio(prepared.reference_sorted, answer_sorted) / 100.0
     return Assessment(results, warnings, round(breadth, 4), round(similarity, 4))
 
 

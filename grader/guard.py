@@ -52,7 +52,7 @@ _LEET = str.maketrans(
 )
 # l33t only where digits stand inside words: "100 requests" stays a number.
 _LEETY = re.compile(r"[a-z][013457@$]|[013457@$][a-z]")
-_LEET_CHARS = frozenset("013457@$")
+_LEET_CHARS = "013457@$"
 _SPACED_HINT = re.compile(r"\b[a-z][ .\-_*][a-z][ .\-_*][a-z]\b")
 _FOLD_HINT = re.compile(_LEETY.pattern + "|" + _SPACED_HINT.pattern)  # what _fold_hint finds
 # _LEETY, but scanning for the rare sign first: a leet sign with a letter before or after it
@@ -215,12 +215,12 @@ _TOKEN = re.compile(r"[a-z]+|\d+")
 # _TOKEN.findall for ASCII text without digits, by str.translate and split (several times
 # faster): every ASCII character but a-z becomes a space.
 _ASCII_SPACES = str.maketrans({chr(c): " " for c in range(128) if not chr(c).islower()})
-_DIGITS = frozenset("0123456789")
+_DIGITS = "0123456789"
 
 
 def _words(plain: str) -> list[str]:
     """``_TOKEN.findall(plain)``: the words and numbers of a normalised sentence."""
-    if plain.isascii() and _DIGITS.isdisjoint(plain):
+    if plain.isascii() and not any(map(plain.__contains__, _DIGITS)):
         return plain.translate(_ASCII_SPACES).split()
     return _TOKEN.findall(plain)
 
@@ -867,8 +867,8 @@ _ANY = [
         needs="role & system assistant developer admin & : =",
     ),
 ]
-_PLAIN_RULES = _Rules(_PLAIN)
 _ANY_RULES = _Rules(_ANY)
+_ALL_RULES = _Rules(_PLAIN + _ANY)  # one index for the first look at a sentence
 _VOCABULARY = _Vocabulary(_PLAIN + _ANY)
 _SHOUTED_ROLE = re.compile(r"(?:^|\W)(?:SYSTEM|ASSISTANT|DEVELOPER|INSTRUCTIONS?)\s*:")
 # A role marker in capitals on a line of its own (its colon may be on the next line).
@@ -893,7 +893,7 @@ class Directive:
 def _fold_hint(plain: str, tokens: Sequence[str]) -> bool:
     """Whether ``plain`` (whose ``_TOKEN`` words are ``tokens``) may hide words in leet or
     spaced letters: ``_FOLD_HINT`` matches, found in ways much cheaper than searching it."""
-    if not _LEET_CHARS.isdisjoint(plain) and _LEET_BESIDE_LETTER.search(plain):
+    if any(map(plain.__contains__, _LEET_CHARS)) and _LEET_BESIDE_LETTER.search(plain):
         return True
     # Spaced letters are three lone letters in a row, which are then three tokens in a row.
     singles = [i for i, t in enumerate(tokens) if len(t) == 1]
@@ -930,7 +930,7 @@ def addresses_grader(sentence: str) -> bool:
         return False
     tokens = _words(plain)
     present = _VOCABULARY.present(plain, tokens)
-    if _PLAIN_RULES.match(plain, present) or _ANY_RULES.match(plain, present):
+    if _ALL_RULES.match(plain, present):
         return True
     if ":" in plain and _role_directive(plain):
         return True
