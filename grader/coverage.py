@@ -10,8 +10,8 @@ terms occur only negated is marked as contradicted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -30,12 +30,10 @@ CONTRADICTED_SHARE = 0.25
 MAX_TOKENS = 20_000  # longer answers are graded on their first words; said in a warning
 
 
-class _Hits(NamedTuple):
-    """Token positions where a term occurs, split by polarity, and the match's strength."""
-
-    positive: tuple[int, ...]
-    negated: tuple[int, ...]
-    strength: float
+# Where a term occurs: token positions where the answer affirms it, where it negates it,
+# and the match's strength (1.0, or less for a typo).
+_Hits = tuple[Sequence[int], Sequence[int], float]
+_NOWHERE: tuple[int, ...] = ()
 
 
 def _fuzzy_cutoff(length: int) -> float:
@@ -44,14 +42,21 @@ def _fuzzy_cutoff(length: int) -> float:
 
 def _find_terms(prepared: PreparedCard, tokens: Columns, negated: set[int]) -> dict[str, _Hits]:
     """Where each of the card's term words occurs in the answer."""
-    by_stem: dict[str, list[int]] = {}  # term stems only: positions, in order
+    # term stems only: their positions, affirmed and negated, in order
+    affirmed: dict[str, list[int]] = {}
+    denied: dict[str, list[int]] = {}
+    stems = tokens.stems
+    term_stems = prepared.stems
+    matching = [i for i, s in enumerate(stems) if s in term_stems]
+    if negated.isdisjoint(matching):
+        for i in matching:
+            affirmed.setdefault(stems[i], []).append(i)
+    else:
+        for i in matching:
+            (denied if i in negated else affirmed).setdefault(stems[i], []).append(i)
     joins: dict[str, list[int]] = {}  # neighbours joined into a term word
     compounds = prepared.compounds
     heads = prepared.heads
-    stems = tokens.stems
-    term_stems = prepared.stems
-    for i in [i for i, s in enumerate(stems) if s in term_stems]:
-        by_stem.setdefault(stems[i], []).append(i)
     # Joined neighbours match compounds: "auto scaling", "blue/green" -> "autoscaling", ...
     # Only a word that begins some term can start one, which few words do.
     answer_words = tokens.words
@@ -69,17 +74,15 @@ def _find_terms(prepared: PreparedCard, tokens: Columns, negated: set[int]) -> d
                     joins.setdefault(joined, []).append(i)
 
     hits: dict[str, _Hits] = {}
-    unmatched: list[str] = []
-    for word, word_stem in prepared.word_stems:
-        found = by_stem.get(word_stem)
-        if joins:
-            joined_at = joins.get(word)
-            if joined_at:
-                found = sorted(set(joined_at).union(found or ()))
-        if found:
-            hits[word] = _split(found, negated, 1.0)
-        elif len(word) >= 5 and word.isalpha():
-            unmatched.append(word)
+    for stem_ in affirmed.keys() | denied.keys():
+        found = (affirmed.get(stem_, _NOWHERE), denied.get(stem_, _NOWHERE), 1.0)
+        for word in prepared.words_of_stem[stem_]:
+            hits[word] = found
+    for word, joined_at in joins.items():
+        stem_ = prepared.stem_of_word[word]
+        said = set(joined_at).union(affirmed.get(stem_, ()), denied.get(stem_, ()))
+        hits[word] = _split(sorted(said), negated, 1.0)
+    unmatched = [w for w in prepared.typo_words if w not in hits]
 
     # Typos: one fuzzy pass of the unmatched terms against the answer's other words.
     candidates = [w for w in set(answer_words).union(joins) if len(w) >= 4 and w.isalpha()]
@@ -108,22 +111,11 @@ def _find_terms(prepared: PreparedCard, tokens: Columns, negated: set[int]) -> d
     return hits
 
 
-# NamedTuple's __new__ is Python code; tuple.__new__ builds the same object in C.
-_new_hits = tuple.__new__
-
-
 def _split(found: list[int], negated: set[int], strength: float) -> _Hits:
     """Positions (sorted, distinct) split by polarity."""
     if negated.isdisjoint(found):
-        return _new_hits(_Hits, (tuple(found), (), strength))
-    return _new_hits(
-        _Hits,
-        (
-            tuple([i for i in found if i not in negated]),
-            tuple([i for i in found if i in negated]),
-            strength,
-        ),
-    )
+        return found, _NOWHERE, strength
+    return [i for i in found if i not in negated], [i for i in found if i in negated], strength
 
 
 def _positions(tokens: Columns, negated: set[int]) -> dict[str, list[int]]:
@@ -226,7 +218,7 @@ def _evidence_span(tokens: Columns, where: list[int]) -> tuple[int, int] | None:
                 start = k
     else:
         last = len(hits) - 1
-    return tokens.starts[hits[first]], tokens.ends[hits[last]]
+    return tokens.span(hits[first], hits[last])
 
 
 @dataclass(frozen=True, slots=True)

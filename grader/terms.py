@@ -78,6 +78,9 @@ class PreparedCard:
     compounds: frozenset[str]  # term words that an answer may write as two or three words
     heads: frozenset[str]  # beginnings of those words: what a first part must be
     word_stems: tuple[tuple[str, str], ...]  # (word, stem) of every term word
+    words_of_stem: dict[str, tuple[str, ...]]  # the term words of each term stem
+    stem_of_word: dict[str, str]
+    typo_words: tuple[str, ...]  # term words long enough to be matched despite a typo
     stems: frozenset[str]
     sectioned: bool  # points in more than one section: a checklist, not prose
     has_aliases: bool
@@ -104,6 +107,13 @@ def _alias_groups(point: Point) -> tuple[AliasGroup, ...]:
         if covers and alternatives:
             groups.append(AliasGroup(covers, alternatives))
     return tuple(groups)
+
+
+def _group(word_stems: tuple[tuple[str, str], ...]) -> dict[str, tuple[str, ...]]:
+    groups: dict[str, list[str]] = {}
+    for word, stem_ in word_stems:
+        groups.setdefault(stem_, []).append(word)
+    return {s: tuple(words) for s, words in groups.items()}
 
 
 @lru_cache(maxsize=2048)
@@ -167,6 +177,9 @@ def prepare(card: Card) -> PreparedCard:
         compounds,
         frozenset(w[:k] for w in words for k in range(1, len(w))),
         word_stems,
+        _group(word_stems),
+        dict(word_stems),
+        tuple(w for w in words if len(w) >= 5 and w.isalpha()),
         frozenset(s for _, s in word_stems),
         len({p.id.split(".", 1)[0] for p in card.points}) > 1,
         any(p.aliases for p in prepared),

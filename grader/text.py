@@ -11,7 +11,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from functools import lru_cache
-from itertools import accumulate, repeat
+from itertools import accumulate, chain, repeat
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -89,8 +89,7 @@ _CLAUSE_BREAK_RE = re.compile(r"[.!?;:\n•|,()]")
 _TOKEN_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 # The same on ASCII text (where \w is [A-Za-z0-9_]), split around, and much faster.
 _ASCII_TOKEN_SPLIT = re.compile(r"([A-Za-z0-9]+(?:'[A-Za-z0-9]+)*)")
-# str.translate table that deletes every ASCII character but the clause breaks
-_BREAKS_ONLY = str.maketrans({chr(c): None for c in range(128) if chr(c) not in ".!?;:\n|,()"})
+
 _SENTENCE_RE = re.compile(r"[^.!?;:\n•|]+(?:[.!?;:\n•|]+|$)")
 _QUOTE_TABLE = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
 
@@ -122,11 +121,27 @@ def stem(word: str) -> str:
     return str(_STEMMER.stemWord(word))
 
 
-@lru_cache(maxsize=65536)
+_ANALYSED: dict[str, tuple[str, str]] = {}
+_ANALYSED_MAX = 65536
+
+
 def analyse(raw: str) -> tuple[str, str]:
     """(folded word, stem) of a raw word, cached: answers reuse most of their words."""
-    word = fold(raw)
-    return word, stem(word)
+    found = _ANALYSED.get(raw)
+    if found is None:
+        if len(_ANALYSED) >= _ANALYSED_MAX:  # bounded: answers bring new words forever
+            _ANALYSED.clear()
+        word = fold(raw)
+        found = _ANALYSED[raw] = (word, stem(word))
+    return found
+
+
+def analyse_all(raws: list[str]) -> list[tuple[str, str]]:
+    """:func:`analyse` of each word, looked up in C where all are known (most are)."""
+    found = list(map(_ANALYSED.get, raws))
+    if None in found:
+        found = [f if f is not None else analyse(w) for f, w in zip(found, raws, strict=True)]
+    return found  # type: ignore[return-value]  # no None is left
 
 
 class Token(NamedTuple):
@@ -157,15 +172,30 @@ class Columns(NamedTuple):
 
     words: list[str]
     stems: list[str]
-    starts: list[int]
-    ends: list[int]
     clauses: list[int]
+    offsets: list[int]  # start, end, start, end, ... of each token in turn
 
     def head(self, n: int) -> Columns:
         """The first ``n`` tokens."""
-        return Columns(
-            self.words[:n], self.stems[:n], self.starts[:n], self.ends[:n], self.clauses[:n]
-        )
+        return Columns(self.words[:n], self.stems[:n], self.clauses[:n], self.offsets[: 2 * n])
+
+    def span(self, first: int, last: int) -> tuple[int, int]:
+        """The character offsets from token ``first`` to the end of token ``last``."""
+        return self.offsets[2 * first], self.offsets[2 * last + 1]
+
+
+class _BreakCounts(dict[str, int]):
+    """How many clause breaks a separator (the text between two words) holds; cached, since
+    most separators are " " or ", "."""
+
+    def __missing__(self, separator: str) -> int:
+        if len(self) >= 4096:  # bounded: odd separators keep coming
+            self.clear()
+        count = self[separator] = len(_CLAUSE_BREAK_RE.findall(separator))
+        return count
+
+
+_BREAK_COUNTS = _BreakCounts()
 
 
 def columns(text: str) -> Columns:
@@ -173,25 +203,21 @@ def columns(text: str) -> Columns:
     # Built with C-level maps rather than a Python loop: answers are long and this is the
     # grader's hottest path. A token's clause is the number of breaks before it.
     if text.isascii():
-        # Split around the words: the separators' lengths give the offsets and their break
-        # characters the clauses, with no match object per word.
+        # Split around the words: the parts' lengths, summed, are the offsets, and the
+        # separators' breaks, summed, the clauses.
         parts = _ASCII_TOKEN_SPLIT.split(text)
         raw = parts[1::2]
-        bounds = list(accumulate(map(len, parts)))
-        starts = bounds[0:-1:2]
-        ends = bounds[1::2]
-        breaks = map(len, map(str.translate, parts[0:-1:2], repeat(_BREAKS_ONLY)))
-        clauses = list(accumulate(breaks))
+        offsets = list(accumulate(map(len, parts)))
+        offsets.pop()  # the end of the text
+        clauses = list(accumulate(map(_BREAK_COUNTS.__getitem__, parts[0:-1:2])))
     else:
         matches = list(_TOKEN_RE.finditer(text))
         raw = list(map(_GROUP, matches))
-        spans = list(map(_SPAN, matches))
-        starts = list(map(_FIRST, spans))
-        ends = list(map(_SECOND, spans))
-        offsets = [m.start() for m in _CLAUSE_BREAK_RE.finditer(text)]
-        clauses = list(map(bisect_right, repeat(offsets), starts))
-    analysed = list(map(analyse, raw))
-    return Columns(list(map(_FIRST, analysed)), list(map(_SECOND, analysed)), starts, ends, clauses)
+        offsets = list(chain.from_iterable(map(_SPAN, matches)))
+        breaks = [m.start() for m in _CLAUSE_BREAK_RE.finditer(text)]
+        clauses = list(map(bisect_right, repeat(breaks), offsets[0::2]))
+    analysed = analyse_all(raw)
+    return Columns(list(map(_FIRST, analysed)), list(map(_SECOND, analysed)), clauses, offsets)
 
 
 def tokenize(text: str, *, compounds: bool = False) -> list[Token]:
@@ -202,7 +228,9 @@ def tokenize(text: str, *, compounds: bool = False) -> list[Token]:
     """
     if compounds:
         return _tokenize_compounds(text)
-    return list(map(_new_token, repeat(Token), zip(*columns(text), strict=True)))
+    c = columns(text)
+    fields = zip(c.words, c.stems, c.offsets[0::2], c.offsets[1::2], c.clauses, strict=True)
+    return list(map(_new_token, repeat(Token), fields))
 
 
 def _tokenize_compounds(text: str) -> list[Token]:
