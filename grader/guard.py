@@ -93,12 +93,16 @@ def _strip_accents(text: str) -> str:
     return "".join(out)
 
 
-@lru_cache(maxsize=4096)
 def normalise(sentence: str) -> str:
     """The form that patterns are matched on: NFKC, no invisible characters, look-alike
     letters as Latin, case- and accent-folded, one space between words."""
     if sentence.isascii():  # most answers: nothing to fold but case and spaces
         return " ".join(sentence.lower().split())
+    return _normalise_unicode(sentence)
+
+
+@lru_cache(maxsize=4096)
+def _normalise_unicode(sentence: str) -> str:
     text = INVISIBLE.sub("", unicodedata.normalize("NFKC", sentence))
     text = _strip_accents(fold_confusables(text.casefold()))
     return " ".join(text.translate(_QUOTES).split())
@@ -164,8 +168,9 @@ def grading_only(sentence: str) -> bool:
 
 def _grading_words_only(words: Sequence[str]) -> bool:
     # Usually the first word outside the grading vocabulary settles it.
-    if any(not w[0].isdigit() for w in set(words).difference(_FILLER_GRADING_OR_CLAIM)):
-        return False
+    for word in set(words).difference(_FILLER_GRADING_OR_CLAIM):
+        if not word[0].isdigit():
+            return False
     content = {w for w in set(words).difference(_FILLER) if not w[0].isdigit()}
     if not content:
         return False
@@ -212,16 +217,16 @@ _ROLE_TALK = frozenset(
 )
 
 _TOKEN = re.compile(r"[a-z]+|\d+")
-# _TOKEN.findall for ASCII text without digits, by str.translate and split (several times
-# faster): every ASCII character but a-z becomes a space.
-_ASCII_SPACES = str.maketrans({chr(c): " " for c in range(128) if not chr(c).islower()})
+# _TOKEN.findall for ASCII text without digits, by bytes.translate and split (several times
+# faster): every byte but a-z becomes a space.
+_ASCII_SPACES = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
 _DIGITS = "0123456789"
 
 
 def _words(plain: str) -> list[str]:
     """``_TOKEN.findall(plain)``: the words and numbers of a normalised sentence."""
     if plain.isascii() and not any(map(plain.__contains__, _DIGITS)):
-        return plain.translate(_ASCII_SPACES).split()
+        return plain.encode().translate(_ASCII_SPACES).decode().split()
     return _TOKEN.findall(plain)
 
 
@@ -239,7 +244,13 @@ class _Rule:
     non_latin: bool
 
     def possible(self, present: set[str]) -> bool:
-        return any(all(not group.isdisjoint(present) for group in alt) for alt in self.needs)
+        for alt in self.needs:  # loops, not any(all(...)): this runs for every sentence
+            for group in alt:
+                if group.isdisjoint(present):
+                    break
+            else:
+                return True
+        return False
 
 
 def _rule(pattern: str, *, needs: str | tuple[str, ...] = (), non_latin: bool = False) -> _Rule:
