@@ -181,9 +181,10 @@ def _assess_point(
 
     total = point.total or 1.0
     credit = matched / total / SATURATION
-    if point.label_total:
-        credit = max(credit, NAME_FACTOR * label / point.label_total)
-    credit = min(1.0, credit)
+    if point.label_total and NAME_FACTOR * label / point.label_total > credit:
+        credit = NAME_FACTOR * label / point.label_total
+    if credit > 1.0:
+        credit = 1.0
     # A point counts as contradicted only when a real share of it is denied and little of
     # it is affirmed, so one negated common word does not cost a whole point.
     contradicted = denied >= min(CONTRADICTED_SHARE * point.total, 1.0) and denied >= matched
@@ -207,17 +208,18 @@ def _evidence_span(tokens: Columns, where: list[int]) -> tuple[int, int] | None:
         return None
     hits = sorted(set(where))
     clauses = list(map(tokens.clauses.__getitem__, hits))  # non-decreasing: runs per clause
-    first = last = 0
-    if clauses[0] != clauses[-1]:
-        # the longest run of one clause; of equally long runs, the first
-        best = start = 0
-        for k in range(1, len(clauses) + 1):
-            if k == len(clauses) or clauses[k] != clauses[start]:
-                if k - start > best:
-                    best, first, last = k - start, start, k - 1
-                start = k
-    else:
-        last = len(hits) - 1
+    if clauses[0] == clauses[-1]:
+        return tokens.span(hits[0], hits[-1])
+    # the longest run of one clause; of equally long runs, the first
+    clauses.append(-1)  # ends the last run
+    first = last = start = 0
+    best = 0
+    current = clauses[0]
+    for k, clause in enumerate(clauses):
+        if clause != current:
+            if k - start > best:
+                best, first, last = k - start, start, k - 1
+            start, current = k, clause
     return tokens.span(hits[first], hits[last])
 
 
