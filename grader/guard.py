@@ -217,17 +217,20 @@ _ROLE_TALK = frozenset(
 )
 
 _TOKEN = re.compile(r"[a-z]+|\d+")
-# _TOKEN.findall for ASCII text without digits, by bytes.translate and split (several times
-# faster): every byte but a-z becomes a space.
-_ASCII_SPACES = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
+# _TOKEN.findall for ASCII text by bytes.translate and split (several times faster): every
+# byte but a-z and 0-9 becomes a space. Where letters touch digits ("ec2"), _TOKEN splits.
+_ASCII_SPACES = bytes(c if 97 <= c <= 122 or 48 <= c <= 57 else 32 for c in range(256))
 _DIGITS = "0123456789"
+_LETTER_BESIDE_DIGIT = re.compile("[a-z][0-9]|[0-9][a-z]")
 
 
 def _words(plain: str) -> list[str]:
     """``_TOKEN.findall(plain)``: the words and numbers of a normalised sentence."""
-    if plain.isascii() and not any(map(plain.__contains__, _DIGITS)):
-        return plain.encode().translate(_ASCII_SPACES).decode().split()
-    return _TOKEN.findall(plain)
+    if not plain.isascii():
+        return _TOKEN.findall(plain)
+    if any(map(plain.__contains__, _DIGITS)) and _LETTER_BESIDE_DIGIT.search(plain):
+        return _TOKEN.findall(plain)  # "ec2" is two tokens
+    return plain.encode().translate(_ASCII_SPACES).decode().split()
 
 
 @dataclass(frozen=True, slots=True)
