@@ -8,7 +8,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from grader.split import split_points
-from grader.text import negated_positions, normalise, tokenize
+from grader.text import (
+    _CLAUSE_BREAK_RE,
+    _TOKEN_RE,
+    analyse,
+    columns,
+    negated_positions,
+    normalise,
+    tokenize,
+)
 
 
 def test_normalise_folds_case_accents_and_curly_quotes() -> None:
@@ -34,6 +42,28 @@ def test_token_offsets_point_into_the_original_text() -> None:
     text = "Let’s  monitor\tdrift—now"
     for token in tokenize(text):
         assert text[token.start : token.end].casefold().replace("’", "") == token.word
+
+
+def _tokens_by_the_pattern(text: str) -> list[tuple[str, str, int, int, int]]:
+    """The tokens as the word pattern finds them, and clauses by counting breaks: the
+    definition that the faster ASCII route of :func:`tokenize` must agree with."""
+    breaks = [m.start() for m in _CLAUSE_BREAK_RE.finditer(text)]
+    return [
+        (*analyse(m.group()), m.start(), m.end(), sum(b < m.start() for b in breaks))
+        for m in _TOKEN_RE.finditer(text)
+    ]
+
+
+@given(st.text(alphabet=st.sampled_from("ab Z9'’.,;:!?()|•\n\t-_/é"), max_size=60))
+def test_tokens_are_the_word_pattern_s_matches_with_their_clauses(text: str) -> None:
+    assert [tuple(t) for t in tokenize(text)] == _tokens_by_the_pattern(text)
+
+
+def test_columns_cut_to_a_length_keep_offsets_in_step() -> None:
+    text = "Monitor drift, then retrain. Roll back on errors."
+    head = columns(text).head(3)
+    assert head.words == ["monitor", "drift", "then"]
+    assert text[slice(*head.span(0, 2))] == "Monitor drift, then"
 
 
 def test_negation_covers_the_rest_of_its_clause_only() -> None:
