@@ -31,7 +31,8 @@ MAX_TOKENS = 20_000  # longer answers are graded on their first words; said in a
 
 
 # Where a term occurs: token positions where the answer affirms it, where it negates it,
-# and the match's strength (1.0, or less for a typo).
+# and the match's strength (1.0, or less for a typo). Words of one stem share the same
+# position lists: they are read, never changed.
 _Hits = tuple[Sequence[int], Sequence[int], float]
 _NOWHERE: tuple[int, ...] = ()
 
@@ -230,7 +231,7 @@ class Assessment:
     points: list[PointResult]
     warnings: list[str]
     breadth: float = 0.0  # share of the card's key-term weight matched
-    similarity: float = 0.0  # token-set similarity of answer and reference, 0-1
+    similarity: float = 0.0  # token-sort similarity of answer and reference, 0-1
 
 
 def assess(card: Card, answer: str) -> Assessment:
@@ -266,8 +267,9 @@ def assess(card: Card, answer: str) -> Assessment:
     pairs = zip(tokens.words, tokens.stems, strict=True)
     answer_stems = [s for w, s in pairs if w not in STOP_WORDS]
     # token_sort, not token_set: a fragment of the reference is not "similar" to all of it.
-    # (token_sort_ratio, with the reference's side sorted once per card)
-    answer_sorted = " ".join(sorted(answer_stems))
+    # (token_sort_ratio, with the reference's side sorted once per card; the stems are split
+    # again because a few characters fold to nothing or to spaces)
+    answer_sorted = " ".join(sorted(" ".join(answer_stems).split()))
     similarity = fuzz.ratio(prepared.reference_sorted, answer_sorted) / 100.0
     return Assessment(results, warnings, round(breadth, 4), round(similarity, 4))
 

@@ -50,13 +50,15 @@ _SPACED = re.compile(r"\b(?:[a-z][ .\-_*]){3,}[a-z]\b")
 _LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
 )
-# l33t only where digits stand inside words: "100 requests" stays a number.
-_LEETY = re.compile(r"[a-z][013457@$]|[013457@$][a-z]")
 _LEET_CHARS = "013457@$"
+# l33t only where digits stand inside words: "100 requests" stays a number.
+_LEETY = re.compile(f"[a-z][{_LEET_CHARS}]|[{_LEET_CHARS}][a-z]")
 _SPACED_HINT = re.compile(r"\b[a-z][ .\-_*][a-z][ .\-_*][a-z]\b")
-_FOLD_HINT = re.compile(_LEETY.pattern + "|" + _SPACED_HINT.pattern)  # what _fold_hint finds
+# The hint that a sentence may hide words in l33t or spaced letters, by definition;
+# _fold_hint finds the same more cheaply (tests compare the two).
+_FOLD_HINT = re.compile(_LEETY.pattern + "|" + _SPACED_HINT.pattern)
 # _LEETY, but scanning for the rare sign first: a leet sign with a letter before or after it
-_LEET_BESIDE_LETTER = re.compile(r"[013457@$](?:(?<=[a-z].)|(?=[a-z]))")
+_LEET_BESIDE_LETTER = re.compile(f"[{_LEET_CHARS}](?:(?<=[a-z].)|(?=[a-z]))")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"'})
 
 
@@ -292,6 +294,8 @@ class _Rules:
 class _Vocabulary:
     """Every item that some pattern needs, to find those present in a sentence at once."""
 
+    max_words = 50_000  # words whose affixes are remembered
+
     def __init__(self, rules: Sequence[_Rule]) -> None:
         items = {i for r in rules for alt in r.needs for group in alt for i in group}
         self.words = frozenset(i for i in items if i[0].isalnum() and i[-1].isalnum())
@@ -303,26 +307,29 @@ class _Vocabulary:
 
     def present(self, text: str, tokens: Sequence[str]) -> set[str]:
         distinct = set(tokens)
-        if len(self._affixes) > 50_000:  # bounded: answers bring new words forever
-            self._affixes.clear()
-            self._with_affixes.clear()
+        if len(self._affixes) > self.max_words:  # bounded: answers bring new words forever
+            # replaced, not cleared: a call in another thread keeps the ones it took
+            self._affixes, self._with_affixes = {}, set()
+        affixes, with_affixes = self._affixes, self._with_affixes
         found = set(self.words.intersection(distinct))
         found.update([c for c in self.chars if c in text])
-        affixes = self._affixes
         # Set operations rather than a loop over tokens: most words have no affix, and a
         # word's affixes are looked up once.
         for token in distinct.difference(affixes):
-            affixes[token] = self._find_affixes(token)
-        for token in distinct.intersection(self._with_affixes):
-            found.update(affixes.get(token, ()))
+            items = self._find_affixes(token)
+            if items:
+                found.update(items)
+                with_affixes.add(token)  # before it is known: see below
+            affixes[token] = items
+        # A word known here (in affixes) is already in with_affixes if it has affixes.
+        for token in distinct.intersection(with_affixes):
+            found.update(affixes[token])
         return found
 
     def _find_affixes(self, token: str) -> tuple[str, ...]:
         """The word beginnings ("award*") and endings ("*bot") that ``token`` has."""
         found = [p + "*" for p in self.prefixes if token.startswith(p)]
         found += ["*" + s for s in self.suffixes if token.endswith(s)]
-        if found:
-            self._with_affixes.add(token)
         return tuple(found)
 
 

@@ -73,11 +73,9 @@ class PreparedCard:
     card: Card
     points: tuple[PreparedPoint, ...]
     words: tuple[str, ...]  # distinct term words, for one fuzzy pass over the answer
-    reference_stems: str  # the content stems of all points, for whole-answer similarity
-    reference_sorted: str  # the same, sorted (token_sort_ratio's form)
+    reference_sorted: str  # the content stems of all points, sorted (token_sort_ratio's form)
     compounds: frozenset[str]  # term words that an answer may write as two or three words
     heads: frozenset[str]  # beginnings of those words: what a first part must be
-    word_stems: tuple[tuple[str, str], ...]  # (word, stem) of every term word
     words_of_stem: dict[str, tuple[str, ...]]  # the term words of each term stem
     stem_of_word: dict[str, str]
     typo_words: tuple[str, ...]  # term words long enough to be matched despite a typo
@@ -172,11 +170,9 @@ def prepare(card: Card) -> PreparedCard:
         card,
         tuple(prepared),
         tuple(words),
-        stems,
         " ".join(sorted(stems.split())),
         compounds,
         frozenset(w[:k] for w in words for k in range(1, len(w))),
-        word_stems,
         _group(word_stems),
         dict(word_stems),
         tuple(w for w in words if len(w) >= 5 and w.isalpha()),

@@ -199,7 +199,11 @@ _BREAK_COUNTS = _BreakCounts()
 
 
 def columns(text: str) -> Columns:
-    """The fields of :func:`tokenize`'s tokens, each as one list."""
+    """The words of ``text`` (folded), their stems, clauses and offsets, as parallel lists.
+
+    Words are runs of letters and digits, joined by inner apostrophes ("don't"); clauses
+    break at punctuation, bullets and commas.
+    """
     # Built with C-level maps rather than a Python loop: answers are long and this is the
     # grader's hottest path. A token's clause is the number of breaks before it.
     if text.isascii():

@@ -123,6 +123,12 @@ def test_evidence_is_a_verbatim_span_of_the_answer(churn) -> None:  # type: igno
     assert "monitor drift" in next(p.evidence for p in result.points if p.id == "2.4")
 
 
+def test_characters_that_fold_to_nothing_leave_the_similarity_alone(release) -> None:  # type: ignore[no-untyped-def]
+    plain = grade(release, "monitor drift retrain")
+    for odd in ("\uff9e", "\u037a"):  # word characters that fold to "" and to a space
+        assert grade(release, f"{odd} monitor drift retrain").similarity == plain.similarity
+
+
 def test_more_points_covered_never_scores_lower(churn) -> None:  # type: ignore[no-untyped-def]
     texts = [p.text for p in churn.points]
     scores = [grade(churn, " ".join(texts[:n])).score for n in range(1, len(texts) + 1)]
