@@ -47,7 +47,7 @@ def _find_terms(prepared: PreparedCard, tokens: Columns, negated: set[int]) -> d
     affirmed: dict[str, list[int]] = {}
     denied: dict[str, list[int]] = {}
     stems = tokens.stems
-    term_stems = prepared.stems
+    term_stems = prepared.words_of_stem
     matching = [i for i, s in enumerate(stems) if s in term_stems]
     if negated.isdisjoint(matching):
         for i in matching:
@@ -158,7 +158,7 @@ def _assess_point(
     matched = 0.0
     label = 0.0
     denied = 0.0
-    for word, stem, weight, in_label, reference_negated in point.rows:
+    for word, stem, weight, in_label, reference_negated in point.terms:
         hit = hits.get(word)
         if alias_stems and stem in alias_stems:
             strength = 1.0

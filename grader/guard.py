@@ -169,11 +169,12 @@ def grading_only(sentence: str) -> bool:
 
 
 def _grading_words_only(words: Sequence[str]) -> bool:
+    distinct = set(words)
     # Usually the first word outside the grading vocabulary settles it.
-    for word in set(words).difference(_FILLER_GRADING_OR_CLAIM):
+    for word in distinct.difference(_FILLER_GRADING_OR_CLAIM):
         if not word[0].isdigit():
             return False
-    content = {w for w in set(words).difference(_FILLER) if not w[0].isdigit()}
+    content = {w for w in distinct.difference(_FILLER) if not w[0].isdigit()}
     if not content:
         return False
     if not content.isdisjoint(GRADING_WORDS):

@@ -12,6 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from grader.cards import Card, Point
 from grader.text import (
@@ -33,9 +34,9 @@ _PAREN_RE = re.compile(r"\([^)]*\)")
 _LABEL_RE = re.compile(r"^\s*([^:]{2,60}):\s+\S")
 
 
-@dataclass(frozen=True, slots=True)
-class Term:
-    """One key term of a point: its folded word, stem and weight."""
+class Term(NamedTuple):
+    """One key term of a point: its folded word, stem and weight. A tuple, so that the
+    grader's inner loop can unpack it."""
 
     word: str
     stem: str
@@ -61,9 +62,6 @@ class PreparedPoint:
     aliases: tuple[AliasGroup, ...]
     total: float
     label_total: float
-    # (word, stem, weight, in_label, negated) of each term: the grader's inner loop unpacks
-    # these faster than it reads the attributes of Term objects
-    rows: tuple[tuple[str, str, float, bool, bool], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +74,9 @@ class PreparedCard:
     reference_sorted: str  # the content stems of all points, sorted (token_sort_ratio's form)
     compounds: frozenset[str]  # term words that an answer may write as two or three words
     heads: frozenset[str]  # beginnings of those words: what a first part must be
-    words_of_stem: dict[str, tuple[str, ...]]  # the term words of each term stem
+    words_of_stem: dict[str, tuple[str, ...]]  # each term stem, and its term words
     stem_of_word: dict[str, str]
     typo_words: tuple[str, ...]  # term words long enough to be matched despite a typo
-    stems: frozenset[str]
     sectioned: bool  # points in more than one section: a checklist, not prose
     has_aliases: bool
 
@@ -156,9 +153,8 @@ def prepare(card: Card) -> PreparedCard:
             words[tok.word] = None
         total = sum(t.weight for t in terms)
         label_total = sum(t.weight for t in terms if t.in_label)
-        rows = tuple((t.word, t.stem, t.weight, t.in_label, t.negated) for t in terms)
         prepared.append(
-            PreparedPoint(point, tuple(terms), _alias_groups(point), total, label_total, rows)
+            PreparedPoint(point, tuple(terms), _alias_groups(point), total, label_total)
         )
     stems = " ".join(
         t.stem for p in card.points for t in tokenize(p.text) if t.word not in STOP_WORDS
@@ -176,7 +172,6 @@ def prepare(card: Card) -> PreparedCard:
         _group(word_stems),
         dict(word_stems),
         tuple(w for w in words if len(w) >= 5 and w.isalpha()),
-        frozenset(s for _, s in word_stems),
         len({p.id.split(".", 1)[0] for p in card.points}) > 1,
         any(p.aliases for p in prepared),
     )
