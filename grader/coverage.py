@@ -267,9 +267,12 @@ def assess(card: Card, answer: str) -> Assessment:
     pairs = zip(tokens.words, tokens.stems, strict=True)
     answer_stems = [s for w, s in pairs if w not in STOP_WORDS]
     # token_sort, not token_set: a fragment of the reference is not "similar" to all of it.
-    # (token_sort_ratio, with the reference's side sorted once per card; the stems are split
-    # again because a few characters fold to nothing or to spaces)
-    answer_sorted = " ".join(sorted(" ".join(answer_stems).split()))
+    # (token_sort_ratio, with the reference's side sorted once per card. A few non-ASCII
+    # characters fold to nothing or to spaces, so there the stems are split again; an ASCII
+    # word's stem is always one word.)
+    if not answer.isascii():
+        answer_stems = " ".join(answer_stems).split()
+    answer_sorted = " ".join(sorted(answer_stems))
     similarity = fuzz.ratio(prepared.reference_sorted, answer_sorted) / 100.0
     return Assessment(results, warnings, round(breadth, 4), round(similarity, 4))
 

@@ -59,6 +59,12 @@ def test_tokens_are_the_word_pattern_s_matches_with_their_clauses(text: str) -> 
     assert [tuple(t) for t in tokenize(text)] == _tokens_by_the_pattern(text)
 
 
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_every_stem_of_ascii_text_is_one_word(text: str) -> None:
+    # the similarity sorts ASCII stems as they are, without splitting them again
+    assert all(s and s.split() == [s] for s in columns(text).stems)
+
+
 def test_columns_cut_to_a_length_keep_offsets_in_step() -> None:
     text = "Monitor drift, then retrain. Roll back on errors."
     head = columns(text).head(3)
