@@ -81,8 +81,14 @@ class Deck:
         for card in self.cards:
             if card.id == text:
                 return card
-        # ASCII digits only: "²".isdigit() is true, yet int("²") fails.
-        if text.isascii() and text.isdigit() and 1 <= int(text) <= len(self.cards):
+        # ASCII digits only: "²".isdigit() is true, yet int("²") fails; and not too many,
+        # since int() refuses more than 4,300 digits.
+        if (
+            text.isascii()
+            and text.isdigit()
+            and len(text) <= 18
+            and 1 <= int(text) <= len(self.cards)
+        ):
             return self.cards[int(text) - 1]
         raise CardNotFound(
             f"no card {text!r} in deck {self.id!r} (ids or positions 1-{len(self.cards)})"

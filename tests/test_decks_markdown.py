@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader import Alias, Deck, DeckError
+from grader import Alias, CardNotFound, Deck, DeckError
 from grader.decks import FORMATS, detect_format, load_deck, parse_deck, to_markdown
 from grader.decks._common import PointDraft, SectionDraft, build_card
 
@@ -69,6 +69,17 @@ def test_title_id_and_default_scale() -> None:
 
 def test_card_ids_come_from_the_headings() -> None:
     assert [c.id for c in _read(SMALL).cards] == ["what-is-drift", "safe-rollout"]
+
+
+@pytest.mark.parametrize("key", ["2", 2, " 2 ", "02"])
+def test_a_card_is_found_by_its_position(key: str | int) -> None:
+    assert _read(SMALL).card(key).id == "safe-rollout"
+
+
+@pytest.mark.parametrize("key", ["0", "3", "²", "1" * 5000, "-1"])
+def test_a_position_outside_the_deck_is_card_not_found(key: str) -> None:
+    with pytest.raises(CardNotFound, match="no card"):
+        _read(SMALL).card(key)
 
 
 def test_points_without_sections_are_untitled_section_1() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 
@@ -159,6 +160,7 @@ def test_csv_export_has_header_and_quotes_answers(web_client):
         ({"deck": "mlops", "card": "99", "answer": "x"}, "no card '99'"),
         ({"deck": "mlops", "card": "no-such-card", "answer": "x"}, "no card 'no-such-card'"),
         ({"deck": "mlops", "card": "²", "answer": "x"}, "no card '²'"),  # isdigit, not int
+        ({"deck": "mlops", "card": "1" * 5000, "answer": "x"}, "no card '111"),  # int() refuses
     ],
 )
 @pytest.mark.parametrize("url", ["/api/grade", "/api/attempts"])
@@ -180,6 +182,27 @@ def test_malformed_json_is_422_with_detail(web_client, url):
     )
     assert response.status_code == 422
     assert response.json()["detail"].startswith("malformed JSON")
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (b'{"deck": "mlops", "card": ' + b"1" * 5000 + b', "answer": "x"}', "too many digits"),
+        (b"[" * 100_000, "nested too deeply"),
+    ],
+)
+def test_json_that_json_loads_refuses_is_422_saying_why(web_client, body, detail):
+    response = web_client.post(
+        "/api/grade", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422 and detail in response.json()["detail"]
+
+
+@pytest.mark.parametrize("card", [True, 1.0, None])
+def test_a_card_that_is_not_an_id_or_a_position_is_422(web_client, card):
+    response = web_client.post("/api/attempts", json={"deck": "mlops", "card": card, "answer": "x"})
+    assert response.status_code == 422 and "card" in response.json()["detail"]
+    assert web_client.get("/api/attempts").json() == []
 
 
 def test_missing_field_is_422_naming_it(web_client):
@@ -213,6 +236,15 @@ def test_answer_at_the_limit_is_accepted(web_client):
     assert web_client.post("/api/grade", json=body).status_code == 200
 
 
+def test_an_answer_at_the_limit_in_escaped_json_is_accepted(web_client):
+    # json.dumps escapes each emoji as a surrogate pair: 12 bytes for one character
+    body = json.dumps({"deck": "mlops", "card": "1", "answer": "😀" * 20_000}).encode()
+    response = web_client.post(
+        "/api/grade", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200
+
+
 def test_huge_body_is_413_before_parsing(web_client):
     body = b'{"deck": "mlops", "card": "1", "answer": "' + b"x" * 1_000_000 + b'"}'
     response = web_client.post(
@@ -240,9 +272,23 @@ def test_lone_surrogate_in_answer_is_422(web_client):
     assert response.status_code == 422
 
 
-def test_unknown_api_path_is_json_404(web_client):
-    response = web_client.get("/api/nothing")
+@pytest.mark.parametrize("url", ["/api/nothing", "/api"])
+def test_unknown_api_path_is_json_404(web_client, url):
+    response = web_client.get(url)
     assert response.status_code == 404 and response.json()["detail"]
+
+
+@pytest.mark.parametrize("url", ["/healthz", "/api/decks", "/", "/decks/mlops"])
+def test_head_is_answered_wherever_get_is_without_a_body(web_client, url):
+    got = web_client.get(url)
+    head = web_client.head(url)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.headers["content-security-policy"] == got.headers["content-security-policy"]
+
+
+def test_head_of_a_post_only_route_is_405(web_client):
+    assert web_client.head("/api/grade").status_code == 405
 
 
 def test_api_responses_carry_security_headers(web_client):

@@ -134,6 +134,26 @@ def test_too_long_answer_gets_413_and_keeps_the_text(web_client, web_app, form_t
     assert web_client.get("/api/attempts").json() == []
 
 
+def test_a_form_body_announced_too_large_gets_the_html_413_page(web_client, form_token):
+    page = web_client.get("/decks/mlops/practice")
+    action = re.search(r'<form class="answer-form" method="post" action="([^"]+)"', page.text)
+    assert action
+    body = b"answer=" + b"a" * 1_000_000
+    response = web_client.post(
+        action.group(1),
+        content=body,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 413
+    assert response.template.name == "error.html"
+    assert "too large" in response.context["detail"]
+
+
+def test_a_card_position_of_thousands_of_digits_is_a_404_page(web_client):
+    page = web_client.get("/decks/mlops/cards/" + "1" * 5000)
+    assert page.status_code == 404 and page.template.name == "error.html"
+
+
 def test_practise_ahead_on_any_card(web_client, form_token):
     page = web_client.get("/decks/mlops/cards/5")
     assert page.template.name == "practice.html"

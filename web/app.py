@@ -27,6 +27,7 @@ from web.calibrate import Calibrator
 from web.catalog import Catalog
 from web.deps import build_llm
 from web.grading import FuzzyGrader, warm
+from web.head import HeadAsGetMiddleware
 from web.metrics import Metrics, MetricsMiddleware
 from web.practice import AnswerTooLong, NotFound, Practice
 from web.routes_api import api, ops
@@ -137,9 +138,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _add_exception_handlers(app)
 
     # outermost last: metrics time everything, headers go on every response
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(
         RequestGuardMiddleware,
         max_bytes=settings.max_body_bytes,
+        json_paths=_JSON_PATHS,
         json_posts=[
             r.path_regex
             for r in api.routes
@@ -185,7 +188,7 @@ def _mount_static(app: FastAPI) -> bool:
 
 def _wants_json(request: Request) -> bool:
     path = request.url.path
-    return path.startswith(_JSON_PATHS) or path in ("/healthz", "/metrics")
+    return path.startswith(_JSON_PATHS) or path == "/api"
 
 
 def _error(
@@ -208,8 +211,8 @@ def _add_exception_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"nothing at {request.url.path}"
         if exc.status_code == 400 and detail == "There was an error parsing the body":
-            # FastAPI's answer to a body that is not even text: malformed JSON all the same
-            return _error(request, 422, "malformed JSON: the body is not UTF-8 text")
+            # FastAPI's answer to a body that json.loads refused other than as bad syntax
+            return _error(request, 422, f"malformed JSON: {_unparsable(exc.__cause__)}")
         return _error(request, exc.status_code, detail, dict(exc.headers or {}))
 
     async def validation_error(request: Request, exc: Exception) -> Response:
@@ -244,6 +247,17 @@ def _add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, not_found)
     app.add_exception_handler(AnswerTooLong, too_long)
     app.add_exception_handler(Exception, server_error)
+
+
+def _unparsable(cause: BaseException | None) -> str:
+    """Why a JSON body could not be read, where it was not its syntax."""
+    if isinstance(cause, UnicodeDecodeError):
+        return "the body is not UTF-8 text"
+    if isinstance(cause, RecursionError):
+        return "it is nested too deeply"
+    if isinstance(cause, ValueError) and "integer string conversion" in str(cause):
+        return "a number has too many digits"
+    return "the body cannot be read as JSON"
 
 
 def validation_detail(errors: Any) -> str:

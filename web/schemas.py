@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 Score = Annotated[int, Field(strict=True, ge=1, le=5, description="a 1-5 score")]
 
@@ -53,7 +53,8 @@ class _AnswerIn(BaseModel):
     )
 
     deck: str = Field(description="deck id")
-    card: str | int = Field(description="card id, or its 1-based position")
+    # strict: true or 1.0 is not a card
+    card: StrictStr | StrictInt = Field(description="card id, or its 1-based position")
     answer: str = Field(description="the typed answer (at most FLASHGRADE_MAX_ANSWER_CHARS)")
 
     @field_validator("deck", "card", "answer")

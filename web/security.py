@@ -136,10 +136,11 @@ class RequestGuardMiddleware:
     Browsers cannot send a cross-site JSON post without a CORS preflight, which is why the
     JSON API needs no CSRF token; refusing form posts to it keeps that true.
 
-    ``json_posts`` are the path patterns of the API's POST routes.
-    ``path_limits`` gives some paths (the deck upload form) a limit of their own; there a
-    body announced as too large reaches the route, whose first read raises the 413, so that
-    the page can say what is wrong.
+    ``json_posts`` are the path patterns of the API's POST routes; ``json_paths`` the path
+    prefixes answered in JSON, where a body announced as too large is refused at once.
+    Elsewhere (pages) such a body reaches the route, whose first read raises the 413, so that
+    the page can say what is wrong; ``path_limits`` gives some paths (the deck upload form) a
+    limit of their own.
     """
 
     def __init__(
@@ -148,11 +149,13 @@ class RequestGuardMiddleware:
         *,
         max_bytes: int,
         json_posts: Sequence[re.Pattern[str]] = (),
+        json_paths: tuple[str, ...] = ("/api/",),
         path_limits: dict[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.json_posts = tuple(json_posts)  # paths of the API's POST routes
+        self.json_paths = json_paths
         self.path_limits = path_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -160,7 +163,8 @@ class RequestGuardMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.path_limits.get(scope["path"], self.max_bytes)
-        own_limit = scope["path"] in self.path_limits
+        # a page answers a 413 with its own HTML page, on its first read of the body
+        on_read = scope["path"] in self.path_limits or not scope["path"].startswith(self.json_paths)
         detail = f"request body too large (at most {limit:,} bytes)"
         # only where the API takes a POST: elsewhere the router answers 404 or 405
         check_json = scope["method"] == "POST" and any(
@@ -174,7 +178,7 @@ class RequestGuardMiddleware:
                     too_large = int(value) > limit
                 except ValueError:
                     too_large = False
-                if too_large and own_limit:
+                if too_large and on_read:
                     refuse_on_read = True  # the route's first read of the body raises the 413
                 elif too_large:
                     await _send_json(send, 413, detail)

@@ -86,5 +86,8 @@ class Settings(BaseSettings):
 
     @property
     def max_body_bytes(self) -> int:
-        """The largest request body accepted: the answer limit in escaped JSON, plus room."""
-        return self.max_answer_chars * 6 + 64 * 1024
+        """The largest request body accepted: the answer limit at its most verbose, plus room.
+
+        A character outside the BMP takes 12 bytes both in JSON escapes (``\\ud83d\\ude00``)
+        and in a percent-encoded form (``%F0%9F%98%80``)."""
+        return self.max_answer_chars * 12 + 64 * 1024
