@@ -188,7 +188,9 @@ def _assess_point(
         credit = 1.0
     # A point counts as contradicted only when a real share of it is denied and little of
     # it is affirmed, so one negated common word does not cost a whole point.
-    contradicted = denied >= min(CONTRADICTED_SHARE * point.total, 1.0) and denied >= matched
+    contradicted = (
+        denied > 0.0 and denied >= min(CONTRADICTED_SHARE * point.total, 1.0) and denied >= matched
+    )
     if contradicted:
         credit = 0.0
     status: Status = (
@@ -256,7 +258,11 @@ def assess(card: Card, answer: str) -> Assessment:
         matched += weight
         denied += point.total if result.contradicted else 0.0
         results.append(result)
-    if all(r.status == "missing" for r in results) and not any(r.contradicted for r in results):
+    if not prepared.words:
+        warnings.append(
+            "the card's reference points hold no words to grade by (see `flashgrade check`)"
+        )
+    elif all(r.status == "missing" for r in results) and not any(r.contradicted for r in results):
         warnings.append(
             "the answer matches none of the reference points (off-topic, or another language?)"
         )
@@ -273,7 +279,12 @@ def assess(card: Card, answer: str) -> Assessment:
     if not answer.isascii():
         answer_stems = " ".join(answer_stems).split()
     answer_sorted = " ".join(sorted(answer_stems))
-    similarity = fuzz.ratio(prepared.reference_sorted, answer_sorted) / 100.0
+    # (two empty texts are 100% alike to rapidfuzz; an answer with no content words is not)
+    similarity = (
+        fuzz.ratio(prepared.reference_sorted, answer_sorted) / 100.0
+        if prepared.reference_sorted and answer_sorted
+        else 0.0
+    )
     return Assessment(results, warnings, round(breadth, 4), round(similarity, 4))
 
 

@@ -45,10 +45,14 @@ class Row:
 def read_rows(path: str | Path) -> list[Row]:
     """Parse a labelled JSONL file; cards with the same question and reference are shared."""
     path = Path(path)
+    data = path.read_bytes()
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        at = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(f"{path}:{at}: not UTF-8 text (byte {exc.start})") from None
+    # JSON Lines end at "\n" alone: str.splitlines() would also cut at U+2028 inside a string
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
     cards: dict[str, Card] = {}
     rows: list[Row] = []
     for number, line in enumerate(lines, start=1):
@@ -81,11 +85,11 @@ def _row(obj: Any, cards: dict[str, Card], number: int) -> Row:
     answer = obj["answer"]
     if not isinstance(question, str) or not isinstance(answer, str):
         raise ValueError("'question' and 'answer' must be strings")
-    score = float(obj["score"])
+    score = _number(obj["score"], "score")
     scale_raw = obj.get("scale", [1, 5])
     if not (isinstance(scale_raw, list) and len(scale_raw) == 2):
         raise ValueError("'scale' must be [min, max]")
-    scale = (float(scale_raw[0]), float(scale_raw[1]))
+    scale = (_number(scale_raw[0], "scale"), _number(scale_raw[1], "scale"))
     if not scale[0] < scale[1] or not scale[0] <= score <= scale[1]:
         raise ValueError(f"score {score} outside scale {list(scale)}")
     key = json.dumps([question, reference], sort_keys=True)
@@ -98,8 +102,8 @@ def _row(obj: Any, cards: dict[str, Card], number: int) -> Row:
             position=len(cards) + 1,
         )
         cards[key] = card
-    covered = obj.get("covered")
-    partial = obj.get("partial")
+    covered = _ids(obj.get("covered"), "covered")
+    partial = _ids(obj.get("partial"), "partial")
     return Row(
         id=str(obj.get("id", number)),
         card=card,
@@ -111,6 +115,30 @@ def _row(obj: Any, cards: dict[str, Card], number: int) -> Row:
     )
 
 
+def _number(value: Any, name: str) -> float:
+    """A finite number from JSON: not true/false, not a string, not 1e400."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name!r} must be a number, not {value!r}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ValueError(f"{name!r} must be a finite number")
+    return number
+
+
+def _ids(value: Any, name: str) -> list[str] | None:
+    """A list of point ids (text, or numbers as text, like the points' own ids)."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(
+        isinstance(v, str | int) and not isinstance(v, bool) for v in value
+    ):
+        raise ValueError(f"{name!r} must be a list of point ids")
+    return [str(v) for v in value]
+
+
 def _points(reference: Any) -> tuple[Point, ...]:
     if isinstance(reference, str):
         texts = split_points(reference)
@@ -118,9 +146,20 @@ def _points(reference: Any) -> tuple[Point, ...]:
             raise ValueError("empty reference")
         return tuple(Point(f"1.{i}", "", t) for i, t in enumerate(texts, start=1))
     if isinstance(reference, list) and reference:
-        return tuple(
-            Point(str(p["id"]), str(p.get("section", "")), str(p["text"])) for p in reference
-        )
+        points = []
+        for p in reference:
+            if not isinstance(p, dict):
+                raise ValueError("each point of 'reference' must be an object")
+            pid, section, text = p["id"], p.get("section", ""), p["text"]
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"point {pid!r}: 'text' must be non-empty text")
+            if not isinstance(pid, str | int) or isinstance(pid, bool):
+                raise ValueError(f"point 'id' must be text, not {pid!r}")
+            points.append(Point(str(pid), str(section), text))
+        ids = [p.id for p in points]
+        if len(set(ids)) < len(ids):
+            raise ValueError(f"duplicate point ids in 'reference': {ids}")
+        return tuple(points)
     raise ValueError("'reference' must be text or a non-empty list of points")
 
 

@@ -115,6 +115,34 @@ def test_import_out_into_missing_directory_is_one_line_error(
     assert "cannot write" in _one_line_error(err.split("\n", 1)[1])  # after the card 8 warning
 
 
+@pytest.mark.parametrize("where", ["dir", "under-a-file", "long-name"])
+def test_import_out_that_cannot_be_written_is_one_line_error(
+    seed_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    out = {
+        "dir": tmp_path,
+        "under-a-file": seed_copy / "x.md",
+        "long-name": tmp_path / ("x" * 300 + ".md"),
+    }[where]
+    assert main(["import", str(seed_copy), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write" in _one_line_error(err.split("\n", 1)[1])  # after the card 8 warning
+    assert not list(tmp_path.glob(".flashgrade-*"))  # no temporary file left
+
+
+def test_import_of_a_deck_titled_like_an_anki_header_reads_back_as_markdown(
+    tmp_path: Path,
+) -> None:
+    export = tmp_path / "bs.txt"
+    export.write_text(
+        "Deck: ML Ops\n\n(1 cards)\n\n1\nQ\nWhat is drift?\nA\nA change in the inputs.\n",
+        encoding="utf-8",
+    )
+    assert main(["import", str(export), "--out", str(tmp_path / "bs.md")]) == 0
+    deck = load_deck(tmp_path / "bs.md")
+    assert (deck.title, [c.question for c in deck.cards]) == ("Deck: ML Ops", ["What is drift?"])
+
+
 # --- check ------------------------------------------------------------------------------------
 
 

@@ -149,6 +149,12 @@ def test_deck_header_gives_the_title(tmp_path: Path) -> None:
     assert deck.title == "ML Ops"
 
 
+def test_a_note_that_begins_with_a_hash_is_a_note_not_a_header(tmp_path: Path) -> None:
+    text = "#separator:tab\n#define in C: what?\tA macro.\nWhat is drift?\tInputs change.\n"
+    deck = _load(tmp_path, text)
+    assert [c.question for c in deck.cards] == ["#define in C: what?", "What is drift?"]
+
+
 def test_bad_column_header_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(DeckError, match=r"notes\.txt:2: '#tags column:' needs a column number"):
         _load(tmp_path, "#separator:tab\n#tags column:last\na\tb\n")

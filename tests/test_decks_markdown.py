@@ -268,6 +268,14 @@ def test_detect_markdown_by_content_and_by_extension() -> None:
     assert detect_format("just some notes", "deck.md") == "markdown"
 
 
+@pytest.mark.parametrize("title", ["Deck: ML Ops", "HTML: the basics", "Tags: x", "columns: y"])
+@pytest.mark.parametrize("name", ["deck.md", "deck.txt"])
+def test_a_markdown_title_that_looks_like_an_anki_header_is_markdown(title: str, name: str) -> None:
+    text = SMALL.replace("# Small Deck", f"# {title}", 1)
+    assert detect_format(text, name) == "markdown"
+    assert parse_deck(text, source=name).title == title
+
+
 def test_undetectable_text_is_an_error_naming_the_file() -> None:
     with pytest.raises(DeckError, match=r"^notes\.txt: cannot tell the deck's format"):
         detect_format("just some notes", "notes.txt")

@@ -138,3 +138,51 @@ def test_a_score_outside_its_scale_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps(row) + "\n")
     with pytest.raises(DataError, match="outside scale"):
         read_rows(path)
+
+
+def _one_row(tmp_path: Path, **changes: object) -> Path:
+    row = json.loads((FIXTURES / "labelled_plain.jsonl").read_text().splitlines()[0])
+    row.update(changes)
+    path = tmp_path / "data.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"score": 10**400}, "'score' must be a finite number"),
+        ({"score": True}, "'score' must be a number"),
+        ({"score": "3"}, "'score' must be a number"),
+        ({"scale": [float("-inf"), 5]}, "'scale' must be a finite number"),
+        ({"covered": "1.1"}, "'covered' must be a list of point ids"),
+        ({"reference": [{"id": "1.1", "text": None}]}, "point '1.1': 'text' must be"),
+        (
+            {"reference": [{"id": "1.1", "text": "a"}, {"id": "1.1", "text": "b"}]},
+            "duplicate point ids",
+        ),
+    ],
+)
+def test_a_field_of_the_wrong_kind_is_refused_naming_its_line(
+    tmp_path: Path, changes: dict[str, object], message: str
+) -> None:
+    with pytest.raises(DataError, match=rf"data\.jsonl:1: {message}"):
+        read_rows(_one_row(tmp_path, **changes))
+
+
+def test_a_line_separator_inside_a_string_does_not_split_the_line(tmp_path: Path) -> None:
+    [row] = read_rows(_one_row(tmp_path, answer="input\u2028distribution\u0085shift"))
+    assert row.answer == "input\u2028distribution\u0085shift"
+
+
+def test_a_byte_order_mark_is_ignored(tmp_path: Path) -> None:
+    path = _one_row(tmp_path)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert len(read_rows(path)) == 1
+
+
+def test_bytes_that_are_not_utf8_name_their_line(tmp_path: Path) -> None:
+    path = _one_row(tmp_path)
+    path.write_bytes(path.read_bytes() + b'{"answer": "\xff"}\n')
+    with pytest.raises(DataError, match=r"data\.jsonl:2: not UTF-8 text"):
+        read_rows(path)

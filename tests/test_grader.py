@@ -59,6 +59,14 @@ def test_off_topic_answer_scores_1_and_warns(churn) -> None:  # type: ignore[no-
     assert any("matches none" in w for w in result.warnings)
 
 
+def test_a_card_with_nothing_to_grade_by_scores_1_and_says_so() -> None:
+    card = Card("c", "Q?", (Point("1.1", "", "the of and"), Point("1.2", "", "...")))
+    result = grade(card, "...")
+    assert result.score == 1 and result.missing == ["the of and", "..."]
+    assert not any(p.contradicted for p in result.points)
+    assert any("no words to grade by" in w for w in result.warnings)
+
+
 def test_typo_still_covers_the_point(churn) -> None:  # type: ignore[no-untyped-def]
     result = grade(churn, "monitering drift in the input featurs over time")
     assert status(result, "2.4") == "covered"

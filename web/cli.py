@@ -6,9 +6,11 @@ Every error for bad input is one line on stderr and a non-zero exit, never a tra
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -148,7 +150,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if path.is_dir():
         raise CliError(f"labelled data is a directory: {path}")
-    if not path.is_file():
+    if not path.exists():  # a pipe (/dev/stdin, <(...)) is fine
         raise CliError(f"labelled data not found: {path}")
     if args.concurrency < 1:
         raise CliError("--concurrency must be at least 1")
@@ -188,15 +190,30 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _file_name(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("give a file name")
+    return value
+
+
 def _write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a failure never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp: Path | None = None
     try:
-        tmp.write_text(text, encoding="utf-8")
+        if not path.name or path.is_dir():
+            raise CliError(f"cannot write {path}: it is a directory")
+        # a short name of its own: the target's name may already be as long as names go
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=path.parent, prefix=".flashgrade-", delete=False
+        ) as f:
+            tmp = Path(f.name)
+            f.write(text)
         tmp.replace(path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise CliError(f"cannot write {path}: {exc.strerror}") from None
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -206,12 +223,19 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     try:
         deck = load_deck(args.file, format=args.format)
-        text = to_markdown(deck)
-        # The written file must read back as the same cards; refuse to write one that doesn't.
-        if parse_deck(text, source=args.out or "import.md", format="markdown").cards != deck.cards:
-            raise CliError(f"{args.file}: the converted deck does not read back the same")
     except DeckError as exc:
         raise CliError(str(exc)) from None
+    text = to_markdown(deck)
+    # The written file must read back as the same cards; refuse to write one that doesn't.
+    try:
+        same = (
+            parse_deck(text, source=args.out or "import.md", format="markdown").cards == deck.cards
+        )
+        why = ""
+    except DeckError as exc:
+        same, why = False, f" ({exc})"
+    if not same:
+        raise CliError(f"{args.file}: the converted deck does not read back the same{why}")
     for warning in deck.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if not args.out:
@@ -390,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="labelled data, JSONL")
     llm_flags(p)
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
-    p.add_argument("--out", help="write one prediction per row to this JSONL file")
+    p.add_argument("--out", type=_file_name, help="write one prediction per row to this JSONL file")
     p.add_argument("--concurrency", type=int, default=8, help="LLM requests in flight (--llm)")
 
     p = add("import", cmd_import, "convert a deck file into flashgrade's Markdown format")
@@ -398,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--format", default="auto", choices=["auto", "brainscape", "anki-txt", "markdown"]
     )
-    p.add_argument("--out", help="write here (default: stdout)")
+    p.add_argument("--out", type=_file_name, help="write here (default: stdout)")
 
     p = add("check", cmd_check, "lint decks: empty cards, ungradable points, duplicate ids")
     p.add_argument("decks", nargs="+", metavar="DECK")

@@ -30,6 +30,7 @@ _META_COLUMNS = ("guid column", "notetype column", "deck column", "tags column")
 _HEADER_KEYS = frozenset(
     {"separator", "html", "columns", "deck", "notetype", "tags", *_META_COLUMNS}
 )
+_HEADER_RE = re.compile(r"#([A-Za-z][A-Za-z ]*?)\s*:(.*)")
 _LOOKS_HTML_RE = re.compile(
     r"<\s*/?\s*(?:br|div|p|span|b|i|u|em|strong|ul|ol|li|img|a|font|sup|sub|hr)\b[^>]*>"
     r"|&(?:nbsp|amp|lt|gt|quot|#\d+);",
@@ -43,13 +44,23 @@ _BREAK_RE = re.compile(
 _TAG_RE = re.compile(r"<[^>]*>")
 
 
+def _header(line: str) -> tuple[str, str] | None:
+    """``(key, value)`` of an Anki file header (``#separator:tab``, ``#tags column:3``).
+
+    Anki writes them with the key right after the ``#``: "# Deck: ML Ops" is a Markdown
+    title, and a note may begin with "#define"."""
+    match = _HEADER_RE.match(line)
+    if match is None or match.group(1).lower() not in _HEADER_KEYS:
+        return None
+    return match.group(1).lower(), match.group(2).strip()
+
+
 def looks_like_anki(text: str) -> bool:
     """True when ``text`` starts with Anki's ``#separator:``/``#html:``... file headers."""
     for line in text.splitlines():
-        if not line.startswith("#"):
+        if not line.startswith("#") or line[1:2].isspace():
             return False
-        key = line[1:].partition(":")[0].strip().lower()
-        if key in _HEADER_KEYS and ":" in line:
+        if _header(line) is not None:
             return True
     return False
 
@@ -63,14 +74,14 @@ def html_to_text(field: str) -> str:
 
 
 def _headers(lines: list[str]) -> tuple[dict[str, tuple[int, str]], int]:
+    """The leading file headers by key, with their line numbers, and how many lines they take."""
     headers: dict[str, tuple[int, str]] = {}
     count = 0
     for n, line in enumerate(lines, 1):
-        if not line.startswith("#"):
+        header = _header(line)
+        if header is None:
             break
-        key, sep, value = line[1:].partition(":")
-        if sep:
-            headers[key.strip().lower()] = (n, value.strip())
+        headers[header[0]] = (n, header[1])
         count = n
     return headers, count
 

@@ -26,13 +26,15 @@ def looks_like_markdown(text: str) -> bool:
 
 def detect_format(text: str, source: str = "<text>") -> str:
     """One of FORMATS for ``text``; DeckError naming ``source`` when it cannot tell."""
+    suffix = PurePath(source).suffix.lower()
+    if suffix in (".md", ".markdown") and looks_like_markdown(text):
+        return "markdown"
     if looks_like_anki(text):
         return "anki-txt"
     if looks_like_markdown(text):
         return "markdown"
     if looks_like_brainscape(text):
         return "brainscape"
-    suffix = PurePath(source).suffix.lower()
     if suffix in (".md", ".markdown"):
         return "markdown"
     if suffix in (".csv", ".tsv") or "\t" in text:
