@@ -126,6 +126,13 @@ def test_non_utf8_answer_file_is_named(capsys: pytest.CaptureFixture[str], tmp_p
     assert "latin1.txt" in err and "UTF-8" in err
 
 
+def test_an_empty_answer_file_name_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["grade", "--deck", DECK, "--card", "1", "--answer-file", ""])
+    assert exit_.value.code == 2
+    assert "--answer-file: give a file name" in capsys.readouterr().err
+
+
 def test_llm_flag_without_a_model_names_the_missing_setting(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

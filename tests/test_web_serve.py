@@ -34,6 +34,12 @@ def test_serve_with_bad_database_url_is_a_one_line_error(tmp_path, decks_dir, ca
     assert capsys.readouterr().err.startswith("flashgrade: error:")
 
 
+def test_serve_on_a_host_that_does_not_resolve_is_a_one_line_error(decks_dir, capsys):
+    assert main(["serve", "--decks", str(decks_dir), "--host", "not a host!"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("flashgrade: error: cannot serve on not a host!") and err.count("\n") == 1
+
+
 def test_serve_with_bad_port_is_a_one_line_error(decks_dir, capsys):
     assert main(["serve", "--decks", str(decks_dir), "--port", "70000"]) == 2
     assert "port" in capsys.readouterr().err

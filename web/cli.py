@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import json
 import os
+import socket
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -290,6 +291,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(f"invalid setting {where}: {error['msg']}") from None
     if not settings.decks_dir.is_dir():
         raise CliError(f"decks directory not found: {settings.decks_dir}")
+    try:  # a host that does not resolve would otherwise end in uvicorn's log lines
+        socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise CliError(f"cannot serve on {settings.host}: {exc}") from None
 
     import logging
 
@@ -406,7 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--card", required=True, help="card id or 1-based position")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--answer", help="the answer text")
-    src.add_argument("--answer-file", help="read the answer from this UTF-8 file")
+    src.add_argument("--answer-file", type=_file_name, help="read the answer from this UTF-8 file")
     llm_flags(p)
     p.add_argument("--json", action="store_true", help="print the grade as one JSON object")
 
