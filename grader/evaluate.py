@@ -6,6 +6,7 @@ mapped linearly onto 1-5; QWK, exact and within-1 round them half up first.
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -46,11 +47,13 @@ def read_rows(path: str | Path) -> list[Row]:
     """Parse a labelled JSONL file; cards with the same question and reference are shared."""
     path = Path(path)
     data = path.read_bytes()
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
-        text = data.decode("utf-8-sig")
+        text = data[bom:].decode("utf-8")
     except UnicodeDecodeError as exc:
-        at = data.count(b"\n", 0, exc.start) + 1
-        raise DataError(f"{path}:{at}: not UTF-8 text (byte {exc.start})") from None
+        byte = bom + exc.start
+        at = data.count(b"\n", 0, byte) + 1
+        raise DataError(f"{path}:{at}: not UTF-8 text (byte {byte})") from None
     # JSON Lines end at "\n" alone: str.splitlines() would also cut at U+2028 inside a string
     lines = [line.removesuffix("\r") for line in text.split("\n")]
     cards: dict[str, Card] = {}

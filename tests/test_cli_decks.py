@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -65,6 +66,21 @@ def test_import_out_overwrites_without_leaving_temp_files(seed_copy: Path, tmp_p
     assert main(["import", str(seed_copy), "--out", str(out)]) == 0
     assert out.read_text(encoding="utf-8").startswith("# ML Ops Flashcards")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "export.txt", "mlops.md"]
+
+
+def test_import_out_gets_the_mode_of_a_new_file_or_keeps_the_old_one(
+    seed_copy: Path, tmp_path: Path
+) -> None:
+    new, old = tmp_path / "new.md", tmp_path / "old.md"
+    old.write_text("old content", encoding="utf-8")
+    old.chmod(0o640)
+    mask = os.umask(0o022)
+    try:
+        assert main(["import", str(seed_copy), "--out", str(new)]) == 0
+        assert main(["import", str(seed_copy), "--out", str(old)]) == 0
+    finally:
+        os.umask(mask)
+    assert (new.stat().st_mode & 0o777, old.stat().st_mode & 0o777) == (0o644, 0o640)
 
 
 def test_import_with_explicit_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -202,6 +202,18 @@ def test_eval_out_writes_one_prediction_per_row(
     assert set(lines[0]["points"][0]) == {"id", "status"}
 
 
+def test_eval_out_of_text_that_cannot_be_written_is_one_line_and_leaves_no_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    row = json.loads((FIXTURES / "labelled_plain.jsonl").read_text().splitlines()[0])
+    data = tmp_path / "data.jsonl"
+    data.write_text(json.dumps({**row, "id": "\ud800x"}) + "\n", encoding="utf-8")
+    code, _, err = run(capsys, "eval", str(data), "--out", str(tmp_path / "pred.jsonl"))
+    assert_one_line_error(code, err)
+    assert "cannot write" in err and not list(tmp_path.glob("*pred*"))
+    assert not list(tmp_path.glob(".flashgrade-*"))
+
+
 def test_eval_broken_line_is_named(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     data = tmp_path / "broken.jsonl"
     first = (FIXTURES / "labelled_plain.jsonl").read_text().splitlines()[0]

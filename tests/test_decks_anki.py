@@ -149,10 +149,20 @@ def test_deck_header_gives_the_title(tmp_path: Path) -> None:
     assert deck.title == "ML Ops"
 
 
-def test_a_note_that_begins_with_a_hash_is_a_note_not_a_header(tmp_path: Path) -> None:
+def test_leading_hash_lines_are_headers_as_anki_reads_them(tmp_path: Path) -> None:
+    text = "#exported by me\n#separator:semicolon\n# html:false\nWhat is X?;X is <b>a</b> thing\n"
+    deck = _load(tmp_path, text)
+    assert (deck.cards[0].question, _points(deck)) == ("What is X?", ["X is <b>a</b> thing"])
+    assert [w.endswith("notes.txt:1: not an Anki header; skipped") for w in deck.warnings] == [True]
+
+
+def test_a_note_that_begins_with_a_hash_among_the_headers_is_skipped_with_a_warning(
+    tmp_path: Path,
+) -> None:
     text = "#separator:tab\n#define in C: what?\tA macro.\nWhat is drift?\tInputs change.\n"
     deck = _load(tmp_path, text)
-    assert [c.question for c in deck.cards] == ["#define in C: what?", "What is drift?"]
+    assert [c.question for c in deck.cards] == ["What is drift?"]
+    assert [w.endswith("notes.txt:2: not an Anki header; skipped") for w in deck.warnings] == [True]
 
 
 def test_bad_column_header_names_the_line(tmp_path: Path) -> None:

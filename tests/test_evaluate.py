@@ -181,8 +181,11 @@ def test_a_byte_order_mark_is_ignored(tmp_path: Path) -> None:
     assert len(read_rows(path)) == 1
 
 
-def test_bytes_that_are_not_utf8_name_their_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_bytes_that_are_not_utf8_name_their_line_and_byte(tmp_path: Path, bom: bytes) -> None:
     path = _one_row(tmp_path)
-    path.write_bytes(path.read_bytes() + b'{"answer": "\xff"}\n')
-    with pytest.raises(DataError, match=r"data\.jsonl:2: not UTF-8 text"):
+    good = bom + path.read_bytes()
+    path.write_bytes(good + b'{"answer": "\xff"}\n')
+    byte = len(good) + len(b'{"answer": "')
+    with pytest.raises(DataError, match=rf"data\.jsonl:2: not UTF-8 text \(byte {byte}\)"):
         read_rows(path)

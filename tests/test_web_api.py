@@ -287,6 +287,12 @@ def test_head_is_answered_wherever_get_is_without_a_body(web_client, url):
     assert head.headers["content-security-policy"] == got.headers["content-security-policy"]
 
 
+def test_head_requests_are_timed_under_their_route(web_client):
+    web_client.head("/healthz")
+    text = web_client.get("/metrics").text
+    assert 'method="HEAD",route="/healthz",status="200"' in text
+
+
 def test_head_of_a_post_only_route_is_405(web_client):
     assert web_client.head("/api/grade").status_code == 405
 

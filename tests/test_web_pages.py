@@ -147,6 +147,7 @@ def test_a_form_body_announced_too_large_gets_the_html_413_page(web_client, form
     assert response.status_code == 413
     assert response.template.name == "error.html"
     assert "too large" in response.context["detail"]
+    assert response.headers["connection"] == "close"  # the rest of the body is not read
 
 
 def test_a_card_position_of_thousands_of_digits_is_a_404_page(web_client):

@@ -40,6 +40,15 @@ def test_serve_on_a_host_that_does_not_resolve_is_a_one_line_error(decks_dir, ca
     assert err.startswith("flashgrade: error: cannot serve on not a host!") and err.count("\n") == 1
 
 
+def test_serve_with_an_empty_host_listens_on_every_interface(decks_dir, monkeypatch):
+    import uvicorn
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(options))
+    assert main(["serve", "--decks", str(decks_dir), "--host", "", "--port", "8123"]) == 0
+    assert (served["host"], served["port"]) == ("", 8123)
+
+
 def test_serve_with_bad_port_is_a_one_line_error(decks_dir, capsys):
     assert main(["serve", "--decks", str(decks_dir), "--port", "70000"]) == 2
     assert "port" in capsys.readouterr().err

@@ -209,12 +209,21 @@ def _write_atomic(path: Path, text: str) -> None:
         ) as f:
             tmp = Path(f.name)
             f.write(text)
+        # the mode a new file gets (a temporary file is private), or the one it had
+        tmp.chmod(path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
         tmp.replace(path)
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 tmp.unlink()
-        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise CliError(f"cannot write {path}: {reason}") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -292,7 +301,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not settings.decks_dir.is_dir():
         raise CliError(f"decks directory not found: {settings.decks_dir}")
     try:  # a host that does not resolve would otherwise end in uvicorn's log lines
-        socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)
+        socket.getaddrinfo(settings.host or None, settings.port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise CliError(f"cannot serve on {settings.host}: {exc}") from None
 

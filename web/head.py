@@ -23,4 +23,8 @@ class HeadAsGetMiddleware:
                 message = {**message, "body": b""}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+        inner = {**scope, "method": "GET"}
+        try:
+            await self.app(inner, receive, send_headers_only)
+        finally:  # what routing found (the route, for the metrics) belongs to the request
+            scope.update({k: v for k, v in inner.items() if k != "method"})

@@ -191,17 +191,20 @@ class RequestGuardMiddleware:
 
         received = 0
 
+        # closed after the 413, or the server would read all of the body it announced
+        refusal = HTTPException(413, detail, headers={"Connection": "close"})
+
         async def receive_limited() -> Message:
             nonlocal received
             if refuse_on_read:
-                raise HTTPException(413, detail)
+                raise refusal
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     # an HTTPException passes through FastAPI's body parsing untouched and is
                     # answered by the app's handler like any other 413
-                    raise HTTPException(413, detail)
+                    raise refusal
             return message
 
         await self.app(scope, receive_limited, send)

@@ -30,7 +30,6 @@ _META_COLUMNS = ("guid column", "notetype column", "deck column", "tags column")
 _HEADER_KEYS = frozenset(
     {"separator", "html", "columns", "deck", "notetype", "tags", *_META_COLUMNS}
 )
-_HEADER_RE = re.compile(r"#([A-Za-z][A-Za-z ]*?)\s*:(.*)")
 _LOOKS_HTML_RE = re.compile(
     r"<\s*/?\s*(?:br|div|p|span|b|i|u|em|strong|ul|ol|li|img|a|font|sup|sub|hr)\b[^>]*>"
     r"|&(?:nbsp|amp|lt|gt|quot|#\d+);",
@@ -45,18 +44,18 @@ _TAG_RE = re.compile(r"<[^>]*>")
 
 
 def _header(line: str) -> tuple[str, str] | None:
-    """``(key, value)`` of an Anki file header (``#separator:tab``, ``#tags column:3``).
-
-    Anki writes them with the key right after the ``#``: "# Deck: ML Ops" is a Markdown
-    title, and a note may begin with "#define"."""
-    match = _HEADER_RE.match(line)
-    if match is None or match.group(1).lower() not in _HEADER_KEYS:
-        return None
-    return match.group(1).lower(), match.group(2).strip()
+    """``(key, value)`` of a leading ``#`` line, as Anki reads them: the key trimmed and
+    lower-cased; None where it is not one of Anki's keys (Anki ignores such lines)."""
+    key, sep, value = line[1:].partition(":")
+    key = key.strip().lower()
+    return (key, value.strip()) if sep and key in _HEADER_KEYS else None
 
 
 def looks_like_anki(text: str) -> bool:
-    """True when ``text`` starts with Anki's ``#separator:``/``#html:``... file headers."""
+    """True when ``text`` starts with Anki's ``#separator:``/``#html:``... file headers.
+
+    Anki writes them with the key right after the ``#``: "# Deck: ML Ops" is a Markdown
+    title."""
     for line in text.splitlines():
         if not line.startswith("#") or line[1:2].isspace():
             return False
@@ -73,17 +72,22 @@ def html_to_text(field: str) -> str:
     return html.unescape(_TAG_RE.sub("", text))
 
 
-def _headers(lines: list[str]) -> tuple[dict[str, tuple[int, str]], int]:
-    """The leading file headers by key, with their line numbers, and how many lines they take."""
+def _headers(lines: list[str]) -> tuple[dict[str, tuple[int, str]], int, list[int]]:
+    """The leading file headers by key, with their line numbers; how many lines the leading
+    ``#`` lines take (Anki reads them all as headers); and the lines among them it ignores."""
     headers: dict[str, tuple[int, str]] = {}
     count = 0
+    ignored = []
     for n, line in enumerate(lines, 1):
+        if not line.startswith("#"):
+            break
         header = _header(line)
         if header is None:
-            break
-        headers[header[0]] = (n, header[1])
+            ignored.append(n)
+        else:
+            headers[header[0]] = (n, header[1])
         count = n
-    return headers, count
+    return headers, count, ignored
 
 
 def _separator(headers: dict[str, tuple[int, str]], body: str, source: str) -> str:
@@ -111,7 +115,7 @@ def _column(headers: dict[str, tuple[int, str]], key: str, source: str) -> int |
 def parse_anki(text: str, source: str) -> Deck:
     """Read an Anki plain-text export; notes without a front or back are skipped with a warning."""
     lines = text.splitlines()
-    headers, skip = _headers(lines)
+    headers, skip, ignored = _headers(lines)
     body = "\n".join(lines[skip:])
     sep = _separator(headers, body, source)
     is_html = (
@@ -127,7 +131,8 @@ def parse_anki(text: str, source: str) -> Deck:
     deck_col = _column(headers, "deck column", source)
     rows = _rows(body, sep, source, skip)
     title = headers["deck"][1] if "deck" in headers else ""
-    warnings: list[str] = []
+    # a note whose front begins with "#" up there is one Anki would not import either
+    warnings = [f"{where(source, n)}: not an Anki header; skipped" for n in ignored]
     cards: list[Card] = []
     taken: set[str] = set()
     for note, (line, row) in enumerate(rows, 1):
