@@ -9,6 +9,7 @@ score: that is computed from the merged points with the fuzzy grader's own thres
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -23,6 +24,10 @@ from grader.guard import INVISIBLE
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 TEMPLATES = ("rubric.system.j2", "rubric.user.j2")
 VERDICTS = ("covered", "partial", "missing")
+# Bounds on what a reply may cost to check: a real one is a few kilobytes.
+MAX_REPLY_CHARS = 1_000_000
+MAX_OBJECT_STARTS = 32  # braces tried as the start of the reply's object
+MAX_STATEMENTS = 20  # "incorrect" statements looked for in the answer
 
 # The reply format of DESIGN.md, strict enough for OpenAI's structured outputs.
 RESPONSE_SCHEMA: dict[str, Any] = {
@@ -159,16 +164,21 @@ _REFUSAL = re.compile(
 
 def first_object(text: str) -> Any:
     """The first JSON object in ``text`` (whole, in a code fence, or after some prose)."""
+    if len(text) > MAX_REPLY_CHARS:
+        raise ReplyError(f"the reply is too long ({len(text):,} characters)")
     stripped = text.strip()
     try:
         return json.loads(stripped)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
         pass
     decoder = json.JSONDecoder()
-    for match in re.finditer(r"\{", stripped):
+    # A failed try costs the length of the text before it (the error's line and column), so
+    # only the first few braces are tried: a reply's object comes after a line of prose at most.
+    starts = itertools.islice(re.finditer(r"\{", stripped), MAX_OBJECT_STARTS)
+    for match in starts:
         try:
             obj, _ = decoder.raw_decode(stripped, match.start())
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(obj, dict):
             return obj
@@ -205,4 +215,5 @@ def parse_reply(text: str, card: Card) -> Reply:
     absent = [i for i in known if i not in verdicts]
     if absent:
         raise ReplyError(f"the reply has no verdict for points {', '.join(absent[:5])}")
-    return Reply(verdicts, tuple(incorrect))
+    # a model names a few; checking each against the answer costs time that the grade has not
+    return Reply(verdicts, tuple(incorrect[:MAX_STATEMENTS]))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 
 import jinja2
 import pytest
 
 from grader.cards import Alias, Card, Point
 from grader.rubric import (
+    MAX_REPLY_CHARS,
+    MAX_STATEMENTS,
     PROMPT_VERSION,
     RESPONSE_SCHEMA,
     ReplyError,
@@ -152,6 +155,29 @@ def test_parse_finds_the_first_json_object_in_plain_text(wrap) -> None:  # type:
 def test_parse_rejects_bad_replies(text: str, why: str) -> None:
     with pytest.raises(ReplyError, match=why):
         parse_reply(text, CARD)
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("{ x" * 100_000, "not JSON"),  # every brace a failed start
+        ("[" * 100_000 + "]" * 100_000, "not JSON"),  # deeper than Python's recursion
+        ('{"a":' * 50_000 + "1" + "}" * 50_000, "not JSON"),
+        ("x" * (MAX_REPLY_CHARS + 1), "too long"),
+    ],
+)
+def test_a_pathological_reply_is_refused_quickly(text: str, why: str) -> None:
+    start = time.perf_counter()
+    with pytest.raises(ReplyError, match=why):
+        parse_reply(text, CARD)
+    assert time.perf_counter() - start < 2.0  # generous: it takes tens of milliseconds
+
+
+def test_only_the_first_incorrect_statements_are_kept() -> None:
+    obj = json.loads(valid())
+    obj["incorrect"] = [f"statement {i}" for i in range(1000)]
+    parsed = parse_reply(json.dumps(obj), CARD)
+    assert parsed.incorrect == tuple(f"statement {i}" for i in range(MAX_STATEMENTS))
 
 
 def test_parse_rejects_unknown_missing_and_duplicate_ids() -> None:

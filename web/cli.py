@@ -368,7 +368,7 @@ def cmd_llm_check(args: argparse.Namespace) -> int:
     try:
         first_object(reply.content)
         print("reply: JSON")
-    except ReplyError as exc:
+    except ReplyError as exc:  # first_object raises nothing else
         print(f"reply: unusable ({exc})")
         return 1
     return 0
