@@ -18,9 +18,11 @@ import threading
 import time
 from typing import Any
 
+import httpx2
 import openai
 from tenacity import AsyncRetrying, Retrying, retry_if_exception
 
+from grader._deadline import DeadlineTransport, respond_by
 from grader._retry import describe, retryable, stop_at, wait_for
 from grader.llm_types import LLMCache, LLMReply, MemoryCache
 from grader.rubric import RESPONSE_SCHEMA
@@ -216,8 +218,13 @@ class LLMClient(_Base):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        transport = DeadlineTransport(httpx2.HTTPTransport())
         self._sdk = openai.OpenAI(
-            api_key=self._api_key, base_url=self.base_url, timeout=self.timeout, max_retries=0
+            api_key=self._api_key,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=0,
+            http_client=openai.DefaultHttpxClient(transport=transport),
         )
 
     def complete(
@@ -239,7 +246,9 @@ class LLMClient(_Base):
                     call.attempts += 1
                     while True:  # the same attempt again in a simpler format, if refused
                         try:
-                            return call.reply(self._sdk.chat.completions.create(**call.params()))
+                            with respond_by(call.deadline):
+                                completion = self._sdk.chat.completions.create(**call.params())
+                            return call.reply(completion)
                         except openai.APIStatusError as exc:
                             if not call.downgrade(exc):
                                 raise

@@ -239,6 +239,53 @@ def test_async_slow_reply_falls_back_within_deadline_plus_one_second(fake: FakeO
     assert result.method == "fuzzy" and time.monotonic() - start < 0.5 + 1.0
 
 
+@pytest.fixture
+def trickling_server() -> Iterator[str]:
+    """A server that sends its headers at once and then its body a byte every 0.1 s: each
+    read is quick, so only a deadline for the whole reply stops it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(65536)
+                body = b'{"choices": []}' * 20
+                head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                conn.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode())
+                for byte in body:
+                    if stop.wait(0.1):
+                        return
+                    try:
+                        conn.sendall(bytes([byte]))
+                    except OSError:
+                        break
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+def test_a_reply_that_trickles_in_falls_back_within_deadline_plus_one_second(
+    trickling_server: str,
+) -> None:
+    llm = LLMClient(model="m", base_url=trickling_server, api_key=KEY, timeout=0.5)
+    start = time.monotonic()
+    result = grade(CARD, ANSWER, llm=llm)
+    assert result.method == "fuzzy" and time.monotonic() - start < 0.5 + 1.0
+    assert any("time budget" in w for w in result.warnings), result.warnings
+
+
 def test_connection_refused_falls_back() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
