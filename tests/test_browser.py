@@ -237,3 +237,55 @@ def test_upload_a_deck_with_preview(browser, web_server, seed_export):
     assert page.locator(".flash").is_visible()
     shoot(page, "20-upload-saved")
     page.close()
+
+
+def _to_feedback(page, base: str, card: str = "4") -> None:
+    page.goto(f"{base}/decks/mlops/cards/{card}")
+    page.fill("#answer", "Monitor drift in the inputs and retrain on fresh data.")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url(re.compile(r"/attempts/\d+"))
+
+
+def test_enter_on_a_link_of_the_feedback_page_follows_it_and_scores_nothing(browser, web_server):
+    page = browser.new_page()
+    _to_feedback(page, web_server)
+    page.locator("a[href$='/decks/mlops']").first.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/decks/mlops$"))
+    rows = httpx.get(f"{web_server}/api/attempts").json()
+    assert [r["final"] for r in rows] == [None]
+    page.close()
+
+
+def test_moving_the_focus_through_the_score_buttons_keeps_the_pick(browser, web_server):
+    page = browser.new_page()
+    _to_feedback(page, web_server)
+    suggested = page.locator(".score-button.selected").get_attribute("value")
+    for button in page.locator(".score-button").all():
+        button.focus()
+    assert page.locator(".score-button.selected").get_attribute("value") == suggested
+    page.close()
+
+
+def test_the_done_page_and_the_deck_page_fit_a_phone(browser, web_server):
+    from grader import load_deck
+
+    deck = load_deck(Path(__file__).resolve().parents[1] / "decks" / "mlops.md")
+    for card in deck.cards:  # every card answered in full and scored 5: nothing is due
+        body = {"deck": "mlops", "card": card.id, "answer": " ".join(p.text for p in card.points)}
+        a = httpx.post(f"{web_server}/api/attempts", json=body).json()
+        httpx.post(f"{web_server}/api/attempts/{a['attempt_id']}/score", json={"score": 5})
+    phone = browser.new_context(viewport={"width": 375, "height": 740})
+    page = phone.new_page()
+    for url, name in (
+        ("/decks/mlops/practice", "21-done-phone"),
+        ("/decks/mlops", "22-deck-phone"),
+    ):
+        page.goto(f"{web_server}{url}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375, f"{url} scrolls sideways on a phone ({width} px)"
+        shoot(page, name)
+    assert page.locator("h1").inner_text() == "ML Ops Flashcards"
+    page.goto(f"{web_server}/decks/mlops/practice")
+    assert page.locator("h1").inner_text() == "All caught up"
+    phone.close()

@@ -43,7 +43,11 @@
     });
   }
 
-  // Feedback page: keys 1-5 pick a score, Enter accepts the picked one.
+  // Feedback page: keys 1-5 pick a score, Enter accepts the picked one. Enter on a link or a
+  // control keeps its own meaning (a focused score button submits itself), and moving the
+  // focus through the buttons does not change the pick.
+  var INTERACTIVE = "a[href], button, input, textarea, select, summary, [contenteditable]";
+
   function scoreForm(form) {
     var buttons = Array.prototype.slice.call(form.querySelectorAll("[data-score]"));
     var sent = false;
@@ -63,23 +67,21 @@
     document.addEventListener("keydown", function (event) {
       if (event.ctrlKey || event.metaKey || event.altKey) return;
       var target = event.target;
-      if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA")) return;
+      var inField = target && target.closest && target.closest("input, textarea, select, [contenteditable]");
+      if (inField) return;
       if (event.key >= "1" && event.key <= "5") {
         var button = buttons[Number(event.key) - 1];
         if (button) {
           event.preventDefault();
           pick(button);
         }
-      } else if (event.key === "Enter" && buttons.indexOf(target) === -1) {
+      } else if (event.key === "Enter" && !(target && target.closest && target.closest(INTERACTIVE))) {
         var current = picked();
         if (current) {
           event.preventDefault();
           form.requestSubmit(current);
         }
       }
-    });
-    buttons.forEach(function (b) {
-      b.addEventListener("focus", function () { pick(b); });
     });
     form.addEventListener("submit", function (event) {
       if (sent) {
@@ -91,6 +93,14 @@
     });
   }
 
+  // Filters that apply as soon as they change (the form's button does it without scripts).
+  document.querySelectorAll("[data-autosubmit]").forEach(function (control) {
+    control.addEventListener("change", function () {
+      if (control.form) control.form.requestSubmit();
+    });
+  });
+
+  document.documentElement.classList.add("js"); // shows the keyboard hints
   document.querySelectorAll("form[data-answer-form]").forEach(answerForm);
   document.querySelectorAll("form[data-score-form]").forEach(scoreForm);
 })();
