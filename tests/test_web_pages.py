@@ -150,6 +150,40 @@ def test_a_form_body_announced_too_large_gets_the_html_413_page(web_client, form
     assert response.headers["connection"] == "close"  # the rest of the body is not read
 
 
+def test_scoring_an_attempt_whose_deck_file_is_gone_returns_to_the_attempt(
+    web_client, web_app, form_token, decks_dir
+):
+    posted = answer_card(web_client, form_token, PARTIAL)
+    feedback_url = posted.headers["location"]
+    page = web_client.get(feedback_url)
+    (decks_dir / "mlops.md").unlink()
+    web_app.state.catalog.refresh(force=True)
+    attempt_id = int(feedback_url.rsplit("/", 1)[1])
+    scored = web_client.post(
+        f"/attempts/{attempt_id}/score",
+        data={"score": "4", "csrf_token": form_token(page.text)},
+        follow_redirects=False,
+    )
+    assert scored.status_code == 303 and scored.headers["location"] == feedback_url
+    assert web_client.get(feedback_url).status_code == 200
+    assert web_app.state.practice.attempt(attempt_id).final == 4
+
+
+def test_a_database_that_cannot_be_written_just_now_is_a_503_saying_so(
+    web_client, web_app, monkeypatch
+):
+    from sqlalchemy.exc import OperationalError
+
+    def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OperationalError("INSERT", {}, Exception("attempt to write a readonly database"))
+
+    monkeypatch.setattr(web_app.state.practice.writer, "add", fail)
+    body = {"deck": "mlops", "card": "1", "answer": "monitor drift"}
+    response = web_client.post("/api/attempts", json=body)
+    assert response.status_code == 503
+    assert "readonly database" in response.json()["detail"]
+
+
 def test_a_card_position_of_thousands_of_digits_is_a_404_page(web_client):
     page = web_client.get("/decks/mlops/cards/" + "1" * 5000)
     assert page.status_code == 404 and page.template.name == "error.html"

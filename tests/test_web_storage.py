@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import fsrs
@@ -10,6 +11,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from web.app import create_app
 from web.schedule import ReviewInput, Schedule, rating_for
@@ -68,6 +70,27 @@ def test_replay_equals_reviewing_step_by_step():
     assert schedule.replay(reviews).card.to_dict() == card.to_dict()
 
 
+def test_replaying_the_same_reviews_with_fuzz_gives_the_same_dates():
+    schedule = Schedule(fuzz=True)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    reviews = [ReviewInput(5, t0), ReviewInput(5, t0 + timedelta(days=12))]
+    dues = {schedule.replay(reviews).due_after for _ in range(20)}
+    assert len(dues) == 1
+    unfuzzed = Schedule(fuzz=False).replay(reviews).due_after
+    assert abs(dues.pop()[-1] - unfuzzed[-1]) <= timedelta(days=10)  # fuzzed, within reason
+
+
+def test_rescoring_with_the_same_score_keeps_the_due_date(web_settings):
+    with TestClient(create_app(web_settings.model_copy(update={"fsrs_fuzz": True}))) as client:
+        body = {"deck": "mlops", "card": "1", "answer": "monitor drift"}
+        attempt_id = client.post("/api/attempts", json=body).json()["attempt_id"]
+        dues = {
+            client.post(f"/api/attempts/{attempt_id}/score", json={"score": 5}).json()["next_due"]
+            for _ in range(4)
+        }
+    assert len(dues) == 1
+
+
 def test_data_survives_an_app_restart(web_settings):
     with TestClient(create_app(web_settings)) as client:
         attempt_id = post_attempt(client)
@@ -85,14 +108,54 @@ def test_schema_version_is_recorded(web_app):
     assert web_app.state.store.schema_version() == SCHEMA_VERSION
 
 
-def test_database_from_a_newer_version_is_refused(tmp_path):
-    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+def _tables(path) -> list[str]:  # type: ignore[no-untyped-def]
+    with sqlite3.connect(path) as db:
+        return sorted(r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'"))
+
+
+def test_database_from_a_newer_version_is_refused_before_anything_changes(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    url = f"sqlite:///{path}"
     store = Store(url)
     store.create_schema()
     with store.write() as session:
         session.execute(text("UPDATE meta SET value = '999' WHERE key = 'schema_version'"))
+        session.execute(text("DROP TABLE llm_cache"))
+    store.dispose()
     with pytest.raises(SchemaError, match="newer"):
         Store(url).create_schema()
+    assert "llm_cache" not in _tables(path)
+
+
+def test_another_application_s_database_is_refused_and_left_as_it_was(tmp_path):
+    path = tmp_path / "other.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    before = path.read_bytes()
+    with pytest.raises(SchemaError, match=r"not a flashgrade database.*users"):
+        Store(f"sqlite:///{path}").create_schema()
+    assert path.read_bytes() == before
+
+
+def test_a_schema_version_that_is_not_a_number_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    store = Store(url)
+    store.create_schema()
+    with store.write() as session:
+        session.execute(text("UPDATE meta SET value = 'abc' WHERE key = 'schema_version'"))
+    store.dispose()
+    with pytest.raises(SchemaError, match="'abc' is not a number"):
+        Store(url).create_schema()
+
+
+def test_a_database_that_cannot_be_written_is_refused_at_start(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    store = Store(f"sqlite:///{path}")
+    store.create_schema()
+    store.dispose()
+    read_only = Store(f"sqlite:///file:{path}?mode=ro&uri=true")
+    with pytest.raises(OperationalError, match="readonly"):
+        read_only.create_schema()
 
 
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(web_app):

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -225,6 +226,12 @@ def _add_exception_handlers(app: FastAPI) -> None:
     async def too_long(request: Request, exc: Exception) -> Response:
         return _error(request, 413, str(exc))
 
+    async def database_down(request: Request, exc: Exception) -> Response:
+        # locked past the busy timeout, read-only, disk full: the request can be tried again
+        assert isinstance(exc, OperationalError)
+        log.error("database error on %s %s: %s", request.method, request.url.path, exc.orig)
+        return _error(request, 503, f"the database cannot be used just now ({exc.orig})")
+
     async def server_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         detail = "internal error; it has been logged"
@@ -246,6 +253,7 @@ def _add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(NotFound, not_found)
     app.add_exception_handler(AnswerTooLong, too_long)
+    app.add_exception_handler(OperationalError, database_down)
     app.add_exception_handler(Exception, server_error)
 
 

@@ -324,6 +324,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(
             f"cannot open the database {settings.database_url}: {exc.__cause__ or exc}"
         ) from None
+    except ImportError as exc:  # a server database without its driver (psycopg, ...)
+        raise CliError(
+            f"cannot open the database {settings.database_url}: its driver {exc.name} is "
+            "not installed"
+        ) from None
     except OSError as exc:
         raise CliError(f"cannot use data directory {settings.data_dir}: {exc.strerror}") from None
     print(

@@ -278,8 +278,13 @@ def score(
 ) -> RedirectResponse:
     _attempt(practice, attempt_id)
     scored = practice.set_score(attempt_id, score)
+    deck_id = scored.attempt.deck_id
+    try:
+        practice.deck(deck_id)
+    except NotFound:  # its deck file is gone: back to the attempt, now scored
+        return _see_other(request, "feedback", attempt_id=attempt_id)
     query = f"?scored={attempt_id}" + ("&mono=1" if mono else "")
-    return _see_other(request, "practice", query, deck=scored.attempt.deck_id)
+    return _see_other(request, "practice", query, deck=deck_id)
 
 
 @router.get("/docs", name="docs")

@@ -6,12 +6,15 @@ time order, so re-scoring one review replays the history instead of advancing it
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import fsrs
+import fsrs.scheduler
 
 _RATINGS = {
     1: fsrs.Rating.Again,
@@ -20,6 +23,20 @@ _RATINGS = {
     4: fsrs.Rating.Good,
     5: fsrs.Rating.Easy,
 }
+
+# fsrs draws an interval's fuzz from random.random(), so replaying a card's reviews (after a
+# re-score) would move its due date at random each time. Each review draws from a generator
+# seeded by its own time instead: replaying unchanged reviews lands on the same dates.
+_FUZZ: ContextVar[random.Random | None] = ContextVar("flashgrade_fsrs_fuzz", default=None)
+
+
+def _fuzz_random() -> float:
+    rng = _FUZZ.get()
+    return rng.random() if rng is not None else random.random()
+
+
+if getattr(fsrs.scheduler, "random", None) is random.random:
+    fsrs.scheduler.random = _fuzz_random  # type: ignore[attr-defined]
 
 # fsrs.Card() without an id sleeps a millisecond to make one unique; ours live in the database.
 _FSRS_CARD_ID = 1
@@ -82,9 +99,13 @@ class Schedule:
         for review in reviews:
             if card is None:
                 card = self.new_card(review.at)
-            card, _log = self.scheduler.review_card(
-                card, rating_for(review.score), review.at, review.duration_ms
-            )
+            token = _FUZZ.set(random.Random(round(review.at.timestamp() * 1e6)))
+            try:
+                card, _log = self.scheduler.review_card(
+                    card, rating_for(review.score), review.at, review.duration_ms
+                )
+            finally:
+                _FUZZ.reset(token)
             due_after.append(card.due)
         if card is None:
             raise ValueError("no reviews to replay")

@@ -25,7 +25,9 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    inspect,
     select,
+    update,
 )
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -204,12 +206,15 @@ class LLMCacheEntry(Base):
 # --- engine -----------------------------------------------------------------------------------
 
 
+def _in_memory(url: str) -> bool:
+    return url in ("sqlite://", "sqlite:///:memory:") or "mode=memory" in url
+
+
 def make_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:
     """An engine; for SQLite: WAL, ``synchronous=NORMAL``, a busy timeout, foreign keys on."""
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
-    memory = url in ("sqlite://", "sqlite:///:memory:") or "mode=memory" in url
-    if memory:
+    if _in_memory(url):
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
         engine = create_engine(url, pool_size=8, max_overflow=32, pool_timeout=30)
@@ -219,8 +224,8 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:
         dbapi_connection.isolation_level = None  # transactions are begun by _on_begin
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        if not memory:
-            cursor.execute("PRAGMA journal_mode = WAL")
+        # WAL, which stays with the file, is switched on by Store.create_schema once the file
+        # is known to be flashgrade's: another application's database is left as it was
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
@@ -252,23 +257,54 @@ class Store:
         self._write_lock = threading.Lock()
 
     def create_schema(self) -> None:
-        """Create missing tables, record the schema version, run pending migrations."""
+        """Create missing tables, record the schema version, run pending migrations.
+
+        A database of another application, or of a newer flashgrade, is refused before
+        anything in it changes; one that cannot be written is refused now rather than at
+        the first answer (the version is written back every time)."""
+        version = self._stored_version()
+        if version is not None and version > SCHEMA_VERSION:
+            raise SchemaError(
+                f"database schema version {version} is newer than this flashgrade "
+                f"(version {SCHEMA_VERSION}); upgrade flashgrade"
+            )
+        if self.engine.dialect.name == "sqlite" and not _in_memory(self.url):
+            raw = self.engine.raw_connection()  # outside a transaction, as the pragma needs
+            try:
+                raw.cursor().execute("PRAGMA journal_mode = WAL")
+            finally:
+                raw.close()
         Base.metadata.create_all(self.engine)
         with self.write() as session:
-            row = session.get(Meta, "schema_version")
-            if row is None:
-                session.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
-                return
-            version = int(row.value)
-            if version > SCHEMA_VERSION:
-                raise SchemaError(
-                    f"database schema version {version} is newer than this flashgrade "
-                    f"(version {SCHEMA_VERSION}); upgrade flashgrade"
-                )
+            version = SCHEMA_VERSION if version is None else version
             while version < SCHEMA_VERSION:
                 MIGRATIONS[version](session)
                 version += 1
-            row.value = str(version)
+            if session.get(Meta, "schema_version") is None:
+                session.add(Meta(key="schema_version", value=str(version)))
+            else:  # written even when unchanged: a database that cannot be written fails here
+                session.execute(
+                    update(Meta).where(Meta.key == "schema_version").values(value=str(version))
+                )
+
+    def _stored_version(self) -> int | None:
+        """The recorded schema version; None for a new (or half-created) flashgrade database."""
+        tables = set(inspect(self.engine).get_table_names())
+        value = None
+        if "meta" in tables:
+            with self.read() as session:
+                value = session.scalar(select(Meta.value).where(Meta.key == "schema_version"))
+        if value is None:
+            foreign = sorted(tables - set(Base.metadata.tables))
+            if foreign:
+                raise SchemaError(
+                    f"not a flashgrade database: it holds other tables ({', '.join(foreign[:5])})"
+                )
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise SchemaError(f"the database's schema version {value!r} is not a number") from None
 
     def schema_version(self) -> int:
         with self.read() as session:
