@@ -45,6 +45,16 @@ def test_unknown_deck_is_json_404(web_client, url):
     assert response.json() == {"detail": "no deck 'nope'"}
 
 
+def test_a_deck_whose_file_cannot_be_read_is_a_404_that_says_why(web_client, web_app, decks_dir):
+    (decks_dir / "broken.md").write_text("# Broken\n\ntext before any card\n", encoding="utf-8")
+    web_app.state.catalog.refresh(force=True)
+    response = web_client.get("/api/decks/broken")
+    assert response.status_code == 404
+    detail = response.json()["detail"]
+    assert detail.startswith("no deck 'broken' (its file cannot be read: ")
+    assert "broken.md:3: text before the first card" in detail
+
+
 def test_next_is_the_first_new_card(web_client):
     assert web_client.get("/api/decks/mlops/next").json()["id"] == CARD1
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import Deck, DeckError, load_deck
+from grader.decks import deck_id as deck_id_of
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,17 @@ class Catalog:
         try:
             return self._by_id[deck_id]
         except KeyError:
-            raise DeckNotFound(f"no deck {deck_id!r}") from None
+            # a deck whose file cannot be read: say why rather than only that it is missing
+            why = next(
+                (
+                    e.error
+                    for path, e in self._entries.items()
+                    if e.deck is None and e.error and deck_id_of(str(path)) == deck_id
+                ),
+                None,
+            )
+            reason = f" (its file cannot be read: {why})" if why else ""
+            raise DeckNotFound(f"no deck {deck_id!r}{reason}") from None
 
     def problems(self) -> list[str]:
         """Files that could not be read, duplicate ids, and the readers' warnings."""

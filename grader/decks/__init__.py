@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from grader.decks._common import deck_id
 from grader.decks.detect import FORMATS, detect_format
 from grader.decks.lint import Finding, check_deck
 from grader.decks.load import load_deck, parse_deck
@@ -11,6 +12,7 @@ __all__ = [
     "FORMATS",
     "Finding",
     "check_deck",
+    "deck_id",
     "detect_format",
     "load_deck",
     "parse_deck",
