@@ -1,9 +1,9 @@
 """One deadline for a whole HTTP exchange in the synchronous client.
 
 httpx applies a timeout to each read, so a server that sends its reply a byte at a time
-never trips it. The async client wraps the call in ``asyncio.timeout``; the sync one uses
-this transport, which gives up on a body still arriving after the deadline of the call
-that asked for it (a context variable, set around each request).
+never trips it. The async client wraps the call in ``asyncio.timeout``; the sync one hooks
+each response so that a body still arriving after the deadline of the call that asked for
+it gives up (a context variable, set around each request).
 """
 
 from __future__ import annotations
@@ -28,21 +28,12 @@ def respond_by(at: float) -> Iterator[None]:
         _DEADLINE.reset(token)
 
 
-class DeadlineTransport(httpx2.BaseTransport):
-    """``inner``, with each response body cut off at the deadline in force when sent."""
-
-    def __init__(self, inner: httpx2.BaseTransport) -> None:
-        self.inner = inner
-
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        response = self.inner.handle_request(request)
-        at = _DEADLINE.get()
-        if at is not None and isinstance(response.stream, httpx2.SyncByteStream):
-            response.stream = _Body(response.stream, at, request)
-        return response
-
-    def close(self) -> None:
-        self.inner.close()
+def cut_off_late_body(response: httpx2.Response) -> None:
+    """A response hook: the body of ``response`` gives up at the deadline in force when it was
+    asked for. (A hook, not a transport of our own, so that proxy settings still apply.)"""
+    at = _DEADLINE.get()
+    if at is not None and isinstance(response.stream, httpx2.SyncByteStream):
+        response.stream = _Body(response.stream, at, response.request)
 
 
 class _Body(httpx2.SyncByteStream):

@@ -18,11 +18,10 @@ import threading
 import time
 from typing import Any
 
-import httpx2
 import openai
 from tenacity import AsyncRetrying, Retrying, retry_if_exception
 
-from grader._deadline import DeadlineTransport, respond_by
+from grader._deadline import cut_off_late_body, respond_by
 from grader._retry import describe, retryable, stop_at, wait_for
 from grader.llm_types import LLMCache, LLMReply, MemoryCache
 from grader.rubric import RESPONSE_SCHEMA
@@ -218,13 +217,12 @@ class LLMClient(_Base):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        transport = DeadlineTransport(httpx2.HTTPTransport())
         self._sdk = openai.OpenAI(
             api_key=self._api_key,
             base_url=self.base_url,
             timeout=self.timeout,
             max_retries=0,
-            http_client=openai.DefaultHttpxClient(transport=transport),
+            http_client=openai.DefaultHttpxClient(event_hooks={"response": [cut_off_late_body]}),
         )
 
     def complete(

@@ -26,7 +26,7 @@ TEMPLATES = ("rubric.system.j2", "rubric.user.j2")
 VERDICTS = ("covered", "partial", "missing")
 # Bounds on what a reply may cost to check: a real one is a few kilobytes.
 MAX_REPLY_CHARS = 1_000_000
-MAX_OBJECT_STARTS = 32  # braces tried as the start of the reply's object
+MAX_OBJECT_STARTS = 32  # places tried as the start of the reply's object
 MAX_STATEMENTS = 20  # "incorrect" statements looked for in the answer
 
 # The reply format of DESIGN.md, strict enough for OpenAI's structured outputs.
@@ -173,8 +173,9 @@ def first_object(text: str) -> Any:
         pass
     decoder = json.JSONDecoder()
     # A failed try costs the length of the text before it (the error's line and column), so
-    # only the first few braces are tried: a reply's object comes after a line of prose at most.
-    starts = itertools.islice(re.finditer(r"\{", stripped), MAX_OBJECT_STARTS)
+    # only the first few places where an object can begin are tried ("{" then '"' or "}"):
+    # braces of code or LaTeX in a preamble are not among them.
+    starts = itertools.islice(re.finditer(r'\{\s*["}]', stripped), MAX_OBJECT_STARTS)
     for match in starts:
         try:
             obj, _ = decoder.raw_decode(stripped, match.start())

@@ -286,6 +286,18 @@ def test_a_reply_that_trickles_in_falls_back_within_deadline_plus_one_second(
     assert any("time budget" in w for w in result.warnings), result.warnings
 
 
+def test_the_sync_client_goes_through_the_proxy_of_the_environment(
+    fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = fake.url.split("/v1")[0]  # the fake answers a proxied request as well
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    fake.script(PARAPHRASE)
+    llm = LLMClient(model="m", base_url="http://llm.invalid/v1", api_key=KEY, timeout=2.0)
+    assert grade(CARD, ANSWER, llm=llm).method == "llm" and fake.count == 1
+
+
 def test_connection_refused_falls_back() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -173,6 +173,12 @@ def test_a_pathological_reply_is_refused_quickly(text: str, why: str) -> None:
     assert time.perf_counter() - start < 2.0  # generous: it takes tens of milliseconds
 
 
+def test_braces_of_code_or_latex_before_the_object_do_not_hide_it() -> None:
+    preamble = "The answer writes " + r"\frac{a}{b} " * 40 + "and {name} placeholders. "
+    parsed = parse_reply(preamble + "Verdicts: " + valid(), CARD)
+    assert set(parsed.verdicts) == {"1.1", "1.2", "2.1"}
+
+
 def test_only_the_first_incorrect_statements_are_kept() -> None:
     obj = json.loads(valid())
     obj["incorrect"] = [f"statement {i}" for i in range(1000)]

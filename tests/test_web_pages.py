@@ -109,6 +109,16 @@ def test_evidence_is_highlighted_inside_mark_elements(web_client, form_token):
     assert all(text and text in PARTIAL for _, text in marks)
 
 
+def test_only_the_keyboard_hint_of_the_feedback_page_waits_for_the_script(web_client, form_token):
+    url = answer_card(web_client, form_token, PARTIAL).headers["location"]
+    attempt_id = int(url.rsplit("/", 1)[1])
+    web_client.post(f"/api/attempts/{attempt_id}/score", json={"score": 4})
+    page = web_client.get(url).text
+    hint = re.search(r'<span class="js-only">(.*?)</span>', page, re.S)
+    assert hint and "<kbd>1</kbd>" in hint.group(1)
+    assert "Next review" in page and "Next review" not in hint.group(1)
+
+
 def test_time_taken_comes_from_the_form(web_client, web_app, form_token):
     posted = answer_card(web_client, form_token, PARTIAL, seconds="42.5")
     attempt_id = int(posted.headers["location"].rsplit("/", 1)[1])
@@ -169,19 +179,53 @@ def test_scoring_an_attempt_whose_deck_file_is_gone_returns_to_the_attempt(
     assert web_app.state.practice.attempt(attempt_id).final == 4
 
 
+def _database_error(message: str, name: str | None):  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    orig = sqlite3.OperationalError(message)
+    if name:
+        orig.sqlite_errorname = name  # as SQLite's own errors carry it
+    return OperationalError("INSERT ...", {}, orig)
+
+
+def _failing_writes(web_app, monkeypatch, error) -> None:  # type: ignore[no-untyped-def]
+    async def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise error
+
+    monkeypatch.setattr(web_app.state.practice.writer, "add", fail)
+
+
 def test_a_database_that_cannot_be_written_just_now_is_a_503_saying_so(
     web_client, web_app, monkeypatch
 ):
-    from sqlalchemy.exc import OperationalError
-
-    def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
-        raise OperationalError("INSERT", {}, Exception("attempt to write a readonly database"))
-
-    monkeypatch.setattr(web_app.state.practice.writer, "add", fail)
+    error = _database_error("attempt to write a readonly database", "SQLITE_READONLY")
+    _failing_writes(web_app, monkeypatch, error)
     body = {"deck": "mlops", "card": "1", "answer": "monitor drift"}
     response = web_client.post("/api/attempts", json=body)
     assert response.status_code == 503
     assert "readonly database" in response.json()["detail"]
+
+
+def test_a_fault_in_the_sql_is_a_500_that_names_nothing_of_the_schema(web_app, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    _failing_writes(web_app, monkeypatch, _database_error("no such column: attempts.x", None))
+    body = {"deck": "mlops", "card": "1", "answer": "monitor drift"}
+    with TestClient(web_app, raise_server_exceptions=False) as client:
+        response = client.post("/api/attempts", json=body)
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal error; it has been logged"}
+
+
+def test_an_answer_the_busy_database_could_not_take_stays_on_the_page(
+    web_client, web_app, form_token, monkeypatch
+):
+    _failing_writes(web_app, monkeypatch, _database_error("database is locked", "SQLITE_BUSY"))
+    page = answer_card(web_client, form_token, PARTIAL)
+    assert page.status_code == 503 and page.template.name == "practice.html"
+    assert page.context["answer"] == PARTIAL and "Try again" in page.context["error"]
 
 
 def test_a_card_position_of_thousands_of_digits_is_a_404_page(web_client):

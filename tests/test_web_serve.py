@@ -49,6 +49,16 @@ def test_serve_with_an_empty_host_listens_on_every_interface(decks_dir, monkeypa
     assert (served["host"], served["port"]) == ("", 8123)
 
 
+def test_serve_never_prints_the_database_password(decks_dir, capsys):
+    url = "postgresql+psycopg://fg:S3cretPw@127.0.0.1:1/x"  # no driver here, or no server
+    assert main(["serve", "--decks", str(decks_dir), "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "flashgrade: error: cannot open the database postgresql+psycopg://fg:***@"
+    )
+    assert "S3cretPw" not in err
+
+
 def test_serve_with_bad_port_is_a_one_line_error(decks_dir, capsys):
     assert main(["serve", "--decks", str(decks_dir), "--port", "70000"]) == 2
     assert "port" in capsys.readouterr().err

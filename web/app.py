@@ -45,7 +45,7 @@ from web.security import (
     load_or_create_secret,
 )
 from web.settings import Settings
-from web.store import Store
+from web.store import Store, unavailable_reason
 from web.writer import AttemptWriter
 
 log = logging.getLogger("web")
@@ -227,10 +227,12 @@ def _add_exception_handlers(app: FastAPI) -> None:
         return _error(request, 413, str(exc))
 
     async def database_down(request: Request, exc: Exception) -> Response:
-        # locked past the busy timeout, read-only, disk full: the request can be tried again
         assert isinstance(exc, OperationalError)
-        log.error("database error on %s %s: %s", request.method, request.url.path, exc.orig)
-        return _error(request, 503, f"the database cannot be used just now ({exc.orig})")
+        reason = unavailable_reason(exc)
+        if reason is None:  # a fault in the SQL or the schema: a bug, logged with its trace
+            return await server_error(request, exc)
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, reason)
+        return _error(request, 503, f"the database cannot be used just now ({reason}); try again")
 
     async def server_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)

@@ -322,17 +322,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     except SQLAlchemyError as exc:
         raise CliError(
-            f"cannot open the database {settings.database_url}: {exc.__cause__ or exc}"
+            f"cannot open the database {_shown(settings.database_url)}: {exc.__cause__ or exc}"
         ) from None
     except ImportError as exc:  # a server database without its driver (psycopg, ...)
-        raise CliError(
-            f"cannot open the database {settings.database_url}: its driver {exc.name} is "
-            "not installed"
-        ) from None
+        raise CliError(f"cannot open the database {_shown(settings.database_url)}: {exc}") from None
     except OSError as exc:
         raise CliError(f"cannot use data directory {settings.data_dir}: {exc.strerror}") from None
     print(
-        f"flashgrade: decks from {settings.decks_dir}, database {settings.database_url}",
+        f"flashgrade: decks from {settings.decks_dir}, database {_shown(settings.database_url)}",
         file=sys.stderr,
     )
     uvicorn.run(
@@ -344,6 +341,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server_header=False,
     )
     return 0
+
+
+def _shown(url: str) -> str:
+    """A database URL fit to print: its password masked."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
 
 
 def cmd_llm_check(args: argparse.Namespace) -> int:

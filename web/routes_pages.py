@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.exc import OperationalError
 
 from grader import Card, Deck
 from grader.decks import FORMATS
@@ -20,7 +21,7 @@ from web.deps import CsrfToken, LLMDep, PracticeDep, SettingsDep, verify_csrf
 from web.highlight import segments
 from web.practice import AnswerTooLong, NotFound, Practice
 from web.security import CSRF_COOKIE
-from web.store import Attempt
+from web.store import Attempt, unavailable_reason
 
 router = APIRouter(include_in_schema=False)
 
@@ -217,6 +218,14 @@ async def submit(
         return _practice_page(
             request, d, c, token, mono=mono, answer=answer, error=str(exc), status_code=413
         )
+    except OperationalError as exc:
+        if unavailable_reason(exc) is None:
+            raise
+        # the same: what was typed stays on the page, to be sent again
+        error = "Your answer could not be saved just now (the database is busy). Try again."
+        return _practice_page(
+            request, d, c, token, mono=mono, answer=answer, error=error, status_code=503
+        )
     return _see_other(
         request, "feedback", "?mono=1" if mono else "", attempt_id=submitted.attempt_id
     )
@@ -282,7 +291,7 @@ def score(
     try:
         practice.deck(deck_id)
     except NotFound:  # its deck file is gone: back to the attempt, now scored
-        return _see_other(request, "feedback", attempt_id=attempt_id)
+        return _see_other(request, "feedback", "?mono=1" if mono else "", attempt_id=attempt_id)
     query = f"?scored={attempt_id}" + ("&mono=1" if mono else "")
     return _see_other(request, "practice", query, deck=deck_id)
 

@@ -29,6 +29,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -238,6 +239,29 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
     return engine
+
+
+# SQLite's result codes for a database that cannot be used just now, as opposed to a fault in
+# the SQL or the schema (extended codes such as SQLITE_BUSY_SNAPSHOT share these prefixes).
+_UNAVAILABLE = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_READONLY",
+    "SQLITE_FULL",
+    "SQLITE_IOERR",
+    "SQLITE_CANTOPEN",
+)
+
+
+def unavailable_reason(exc: OperationalError) -> str | None:
+    """Why the database cannot be used just now (locked past the busy timeout, read-only,
+    full, unreadable, or the connection lost), or None when ``exc`` is a fault to fix."""
+    name = getattr(exc.orig, "sqlite_errorname", None)
+    if isinstance(name, str) and name.startswith(_UNAVAILABLE):
+        return str(exc.orig)  # SQLite's own words for these hold no names from the schema
+    if exc.connection_invalidated:
+        return "the connection to it was lost"
+    return None
 
 
 class SchemaError(RuntimeError):

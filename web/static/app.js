@@ -93,13 +93,6 @@
     });
   }
 
-  // Filters that apply as soon as they change (the form's button does it without scripts).
-  document.querySelectorAll("[data-autosubmit]").forEach(function (control) {
-    control.addEventListener("change", function () {
-      if (control.form) control.form.requestSubmit();
-    });
-  });
-
   document.documentElement.classList.add("js"); // shows the keyboard hints
   document.querySelectorAll("form[data-answer-form]").forEach(answerForm);
   document.querySelectorAll("form[data-score-form]").forEach(scoreForm);
