@@ -162,8 +162,9 @@ _REFUSAL = re.compile(
 )
 
 
-def first_object(text: str) -> Any:
-    """The first JSON object in ``text`` (whole, in a code fence, or after some prose)."""
+def first_object(text: str, *, key: str | None = None) -> Any:
+    """The first JSON object in ``text`` (whole, in a code fence, or after some prose); with
+    ``key``, the first that has it, if any does ("use `{}` as the default" comes first)."""
     if len(text) > MAX_REPLY_CHARS:
         raise ReplyError(f"the reply is too long ({len(text):,} characters)")
     stripped = text.strip()
@@ -176,13 +177,19 @@ def first_object(text: str) -> Any:
     # only the first few places where an object can begin are tried ("{" then '"' or "}"):
     # braces of code or LaTeX in a preamble are not among them.
     starts = itertools.islice(re.finditer(r'\{\s*["}]', stripped), MAX_OBJECT_STARTS)
+    first = None
     for match in starts:
         try:
             obj, _ = decoder.raw_decode(stripped, match.start())
         except (ValueError, RecursionError):
             continue
         if isinstance(obj, dict):
-            return obj
+            if key is None or key in obj:
+                return obj
+            if first is None:
+                first = obj
+    if first is not None:
+        return first
     if _REFUSAL.search(stripped):
         raise ReplyError(f"the model refused: {stripped[:80]!r}")
     raise ReplyError("the reply is not JSON")
@@ -190,7 +197,7 @@ def first_object(text: str) -> Any:
 
 def parse_reply(text: str, card: Card) -> Reply:
     """Validate the model's reply against the schema and the card's point ids."""
-    obj = first_object(text)
+    obj = first_object(text, key="points")
     if not isinstance(obj, dict) or not isinstance(obj.get("points"), list):
         raise ReplyError('the reply does not follow the schema (no "points" list)')
     incorrect = obj.get("incorrect", [])

@@ -179,6 +179,12 @@ def test_braces_of_code_or_latex_before_the_object_do_not_hide_it() -> None:
     assert set(parsed.verdicts) == {"1.1", "1.2", "2.1"}
 
 
+@pytest.mark.parametrize("example", ["Use `{}` as the default.", 'It mentions {"a": 1}.'])
+def test_an_example_object_before_the_reply_is_passed_over(example: str) -> None:
+    parsed = parse_reply(f"{example} Verdicts: {valid()}", CARD)
+    assert set(parsed.verdicts) == {"1.1", "1.2", "2.1"}
+
+
 def test_only_the_first_incorrect_statements_are_kept() -> None:
     obj = json.loads(valid())
     obj["incorrect"] = [f"statement {i}" for i in range(1000)]

@@ -107,7 +107,8 @@ def test_the_feedback_page_says_when_a_suggestion_was_adjusted(web_client, mlops
     page = web_client.get(f"/attempts/{attempt_id}")
     assert page.status_code == 200
     assert page.context["calibration_note"].startswith(  # type: ignore[attr-defined]
-        f"Adjusted to your scoring: the grader's {p.grader} → {p.shown} ({p.shown - p.grader:+d})"
+        "Adjusted to your scoring in this deck: "
+        f"the grader's {p.grader} → {p.shown} ({p.shown - p.grader:+d})"
     )
     assert "Adjusted to your scoring" in page.text
 

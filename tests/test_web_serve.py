@@ -49,14 +49,27 @@ def test_serve_with_an_empty_host_listens_on_every_interface(decks_dir, monkeypa
     assert (served["host"], served["port"]) == ("", 8123)
 
 
-def test_serve_never_prints_the_database_password(decks_dir, capsys):
-    url = "postgresql+psycopg://fg:S3cretPw@127.0.0.1:1/x"  # no driver here, or no server
-    assert main(["serve", "--decks", str(decks_dir), "--db", url]) == 2
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql+psycopg://fg:S3cretPw@127.0.0.1:1/x", "postgresql+psycopg://fg:***@"),
+        ("postgresql+psycopg://fg@127.0.0.1:1/x?password=S3cretPw", "x?password=***"),
+    ],
+)
+def test_serve_never_prints_the_database_password(decks_dir, capsys, url, shown):
+    assert main(["serve", "--decks", str(decks_dir), "--db", url]) == 2  # no driver or server
     err = capsys.readouterr().err
-    assert err.startswith(
-        "flashgrade: error: cannot open the database postgresql+psycopg://fg:***@"
-    )
+    assert err.startswith("flashgrade: error: cannot open the database") and shown in err
     assert "S3cretPw" not in err
+
+
+def test_serve_with_a_database_url_that_cannot_be_parsed_is_a_one_line_error(decks_dir, capsys):
+    assert main(["serve", "--decks", str(decks_dir), "--db", "postgresql://u:pw@h:abc/x"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == "flashgrade: error: the database URL cannot be parsed (check its port and its form)\n"
+    )
 
 
 def test_serve_with_bad_port_is_a_one_line_error(decks_dir, capsys):

@@ -148,6 +148,15 @@ def test_a_schema_version_that_is_not_a_number_is_refused(tmp_path):
         Store(url).create_schema()
 
 
+def test_a_database_that_cannot_be_reached_is_unavailable_not_a_fault():
+    from web.store import unavailable_reason
+
+    refused = OperationalError(None, None, Exception("connection refused"))  # while connecting
+    assert unavailable_reason(refused) == "it cannot be reached"
+    fault = OperationalError("SELECT x FROM attempts", {}, Exception("no such column: x"))
+    assert unavailable_reason(fault) is None
+
+
 def test_a_database_that_cannot_be_written_is_refused_at_start(tmp_path):
     path = tmp_path / "db.sqlite3"
     store = Store(f"sqlite:///{path}")

@@ -228,14 +228,10 @@ class Calibrator:
 
 def note(attempt: Any, calibrator: Calibrator | None) -> str | None:
     """The feedback page's line when an attempt's suggestion was calibrated, e.g.
-    ``"Adjusted to your scoring: 4 → 3 (-1), learned from 20 scored answers"``."""
+    ``"Adjusted to your scoring in this deck: the grader's 4 → 3 (-1)"``. (No count of the
+    answers it was learned from: the map in force then is not the one in force now.)"""
     grader, shown = int(attempt.grader_score), int(attempt.suggested)
     if grader == shown:
         return None
-    text = f"Adjusted to your scoring: the grader's {grader} → {shown} ({shown - grader:+d})"
-    calibration = (
-        calibrator.active(attempt.deck_id, attempt.method) if calibrator is not None else None
-    )
-    if calibration is not None:
-        text += f", learned from {calibration.pairs} scored answers in this deck"
-    return text
+    change = f"the grader's {grader} → {shown} ({shown - grader:+d})"
+    return f"Adjusted to your scoring in this deck: {change}"

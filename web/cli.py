@@ -300,6 +300,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(f"invalid setting {where}: {error['msg']}") from None
     if not settings.decks_dir.is_dir():
         raise CliError(f"decks directory not found: {settings.decks_dir}")
+    if _shown(settings.database_url).startswith("("):
+        raise CliError("the database URL cannot be parsed (check its port and its form)")
     try:  # a host that does not resolve would otherwise end in uvicorn's log lines
         socket.getaddrinfo(settings.host or None, settings.port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
@@ -349,9 +351,14 @@ def _shown(url: str) -> str:
     from sqlalchemy.exc import ArgumentError
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+        parsed = make_url(url)
+        if "password" in parsed.query:  # libpq takes ?password=... too
+            parsed = parsed.update_query_dict({"password": "***"})
+        parsed.port  # noqa: B018  # a port that is not a number fails here, not later
+        shown = parsed.render_as_string(hide_password=True)
+        return shown.replace("password=%2A%2A%2A", "password=***")
+    except (ArgumentError, ValueError):
+        return "(a database URL that cannot be parsed)"
 
 
 def cmd_llm_check(args: argparse.Namespace) -> int:

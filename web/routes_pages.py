@@ -219,10 +219,11 @@ async def submit(
             request, d, c, token, mono=mono, answer=answer, error=str(exc), status_code=413
         )
     except OperationalError as exc:
-        if unavailable_reason(exc) is None:
+        reason = unavailable_reason(exc)
+        if reason is None:
             raise
         # the same: what was typed stays on the page, to be sent again
-        error = "Your answer could not be saved just now (the database is busy). Try again."
+        error = f"Your answer could not be saved just now (the database: {reason}). Try again."
         return _practice_page(
             request, d, c, token, mono=mono, answer=answer, error=error, status_code=503
         )

@@ -261,6 +261,8 @@ def unavailable_reason(exc: OperationalError) -> str | None:
         return str(exc.orig)  # SQLite's own words for these hold no names from the schema
     if exc.connection_invalidated:
         return "the connection to it was lost"
+    if exc.statement is None:  # raised while connecting: a server database that is down
+        return "it cannot be reached"
     return None
 
 
