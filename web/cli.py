@@ -300,8 +300,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(f"invalid setting {where}: {error['msg']}") from None
     if not settings.decks_dir.is_dir():
         raise CliError(f"decks directory not found: {settings.decks_dir}")
-    if _shown(settings.database_url).startswith("("):
-        raise CliError("the database URL cannot be parsed (check its port and its form)")
+    database = _masked(settings.database_url)  # fit to print; parsed before anything opens it
     try:  # a host that does not resolve would otherwise end in uvicorn's log lines
         socket.getaddrinfo(settings.host or None, settings.port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
@@ -323,15 +322,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (SchemaError, ArgumentError) as exc:
         raise CliError(str(exc)) from None
     except SQLAlchemyError as exc:
-        raise CliError(
-            f"cannot open the database {_shown(settings.database_url)}: {exc.__cause__ or exc}"
-        ) from None
+        raise CliError(f"cannot open the database {database}: {exc.__cause__ or exc}") from None
     except ImportError as exc:  # a server database without its driver (psycopg, ...)
-        raise CliError(f"cannot open the database {_shown(settings.database_url)}: {exc}") from None
+        raise CliError(f"cannot open the database {database}: {exc}") from None
     except OSError as exc:
         raise CliError(f"cannot use data directory {settings.data_dir}: {exc.strerror}") from None
     print(
-        f"flashgrade: decks from {settings.decks_dir}, database {_shown(settings.database_url)}",
+        f"flashgrade: decks from {settings.decks_dir}, database {database}",
         file=sys.stderr,
     )
     uvicorn.run(
@@ -345,20 +342,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _shown(url: str) -> str:
-    """A database URL fit to print: its password masked."""
+def _masked(url: str) -> str:
+    """A database URL fit to print, its password masked; one line for one that cannot be
+    parsed (a port that is not a number would otherwise fail only when the engine is made)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
         parsed = make_url(url)
-        if "password" in parsed.query:  # libpq takes ?password=... too
-            parsed = parsed.update_query_dict({"password": "***"})
-        parsed.port  # noqa: B018  # a port that is not a number fails here, not later
-        shown = parsed.render_as_string(hide_password=True)
-        return shown.replace("password=%2A%2A%2A", "password=***")
+        parsed.port  # noqa: B018
     except (ArgumentError, ValueError):
-        return "(a database URL that cannot be parsed)"
+        raise CliError("the database URL cannot be parsed (check its port and its form)") from None
+    if "password" in parsed.query:  # libpq takes ?password=... too
+        parsed = parsed.update_query_dict({"password": "***"})
+    shown = parsed.render_as_string(hide_password=True)
+    return shown.replace("password=%2A%2A%2A", "password=***")
 
 
 def cmd_llm_check(args: argparse.Namespace) -> int:

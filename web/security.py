@@ -191,23 +191,25 @@ class RequestGuardMiddleware:
 
         received = 0
 
-        # closed after the 413, or the server would read all of the body it announced
-        refusal = HTTPException(413, detail, headers={"Connection": "close"})
-
         async def receive_limited() -> Message:
             nonlocal received
             if refuse_on_read:
-                raise refusal
+                raise _too_large(detail)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     # an HTTPException passes through FastAPI's body parsing untouched and is
                     # answered by the app's handler like any other 413
-                    raise refusal
+                    raise _too_large(detail)
             return message
 
         await self.app(scope, receive_limited, send)
+
+
+def _too_large(detail: str) -> HTTPException:
+    # the connection is closed after it, or the server would read all the body it announced
+    return HTTPException(413, detail, headers={"Connection": "close"})
 
 
 def _is_json(content_type: bytes) -> bool:

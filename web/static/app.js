@@ -67,15 +67,15 @@
     document.addEventListener("keydown", function (event) {
       if (event.ctrlKey || event.metaKey || event.altKey) return;
       var target = event.target;
-      var inField = target && target.closest && target.closest("input, textarea, select, [contenteditable]");
-      if (inField) return;
+      var within = function (selector) { return target && target.closest && target.closest(selector); };
+      if (within("input, textarea, select, [contenteditable]")) return;
       if (event.key >= "1" && event.key <= "5") {
         var button = buttons[Number(event.key) - 1];
         if (button) {
           event.preventDefault();
           pick(button);
         }
-      } else if (event.key === "Enter" && !(target && target.closest && target.closest(INTERACTIVE))) {
+      } else if (event.key === "Enter" && !within(INTERACTIVE)) {
         var current = picked();
         if (current) {
           event.preventDefault();
