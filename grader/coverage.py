@@ -196,13 +196,17 @@ def _assess_point(
     status: Status = (
         "covered" if credit >= COVERED_AT else "partial" if credit >= PARTIAL_AT else "missing"
     )
+    weight = 0.0 if contradicted else min(matched, point.total)
+    if status == "missing" and credit == 0.0 and not contradicted:
+        return point.missing, weight  # results are frozen: most answers miss most points
     span = _evidence_span(tokens, where) if status != "missing" else None
     evidence = answer[span[0] : span[1]] if span else None
     p = point.point
-    result = PointResult(
-        p.id, p.section, p.text, status, evidence, span, round(credit, 4), contradicted
-    )
-    return result, (0.0 if contradicted else min(matched, point.total))
+    # (round() formats the float in decimal: slow, and needless for the usual 0 and 1)
+    if credit != 1.0 and credit != 0.0:
+        credit = round(credit, 4)
+    result = PointResult(p.id, p.section, p.text, status, evidence, span, credit, contradicted)
+    return result, weight
 
 
 def _evidence_span(tokens: Columns, where: list[int]) -> tuple[int, int] | None:
@@ -241,7 +245,7 @@ def assess(card: Card, answer: str) -> Assessment:
     prepared = prepare(card)
     if not answer.strip():
         return Assessment(
-            [_missing(p) for p in prepared.points], ["empty answer: every point is missing"]
+            [p.missing for p in prepared.points], ["empty answer: every point is missing"]
         )
     warnings: list[str] = []
     tokens = columns(answer)
@@ -286,8 +290,3 @@ def assess(card: Card, answer: str) -> Assessment:
         else 0.0
     )
     return Assessment(results, warnings, round(breadth, 4), round(similarity, 4))
-
-
-def _missing(point: PreparedPoint) -> PointResult:
-    p = point.point
-    return PointResult(p.id, p.section, p.text, "missing")

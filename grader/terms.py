@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from grader.cards import Card, Point
+from grader.result import PointResult
 from grader.text import (
     GENERIC_WORDS,
     NEGATION_CUES,
@@ -62,6 +63,7 @@ class PreparedPoint:
     aliases: tuple[AliasGroup, ...]
     total: float
     label_total: float
+    missing: PointResult  # the point's result where an answer has nothing of it (shared)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +156,14 @@ def prepare(card: Card) -> PreparedCard:
         total = sum(t.weight for t in terms)
         label_total = sum(t.weight for t in terms if t.in_label)
         prepared.append(
-            PreparedPoint(point, tuple(terms), _alias_groups(point), total, label_total)
+            PreparedPoint(
+                point,
+                tuple(terms),
+                _alias_groups(point),
+                total,
+                label_total,
+                PointResult(point.id, point.section, point.text, "missing"),
+            )
         )
     stems = " ".join(
         t.stem for p in card.points for t in tokenize(p.text) if t.word not in STOP_WORDS
