@@ -82,11 +82,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.llm = build_llm(settings, store)
-        if app.state.llm is not None:
+        practice.llm = build_llm(settings, store)
+        if practice.llm is not None:
             log.info("LLM grading with model %s", settings.llm_model)
         cards = await run_in_threadpool(practice.cards)
-        if fuzzy.workers and app.state.llm is None:  # with an LLM, grade_async grades
+        if fuzzy.workers and practice.llm is None:  # with an LLM, grade_async grades
             await fuzzy.start(cards)  # the workers warm up on these cards
             warm_up = None
         else:  # the grader prepares each card once: not on the first person's answer
@@ -104,13 +104,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 warm_up.cancel()
             await fuzzy.close()
             await run_in_threadpool(writer.close)
-            client = app.state.llm
+            client, practice.llm = practice.llm, None
             close = getattr(client, "aclose", None) or getattr(client, "close", None)
             if close is not None:
                 result = close()
                 if hasattr(result, "__await__"):
                     await result
-            app.state.llm = None
             store.dispose()
 
     app = FastAPI(
@@ -120,6 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # metrics are Prometheus's (web/metrics.py); OpenTelemetry's checks cost every request
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.store = store
@@ -128,7 +129,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.practice = practice
     app.state.calibrator = calibrator
     app.state.csrf = Csrf(secret)
-    app.state.llm = None
     app.state.templates = _templates()
     app.state.swagger_ui = _mount_static(app)
 

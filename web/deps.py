@@ -32,11 +32,6 @@ async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics  # type: ignore[no-any-return]
 
 
-async def get_llm(request: Request) -> Any | None:
-    """The app's LLM client, or None (fuzzy grading) when no model is configured."""
-    return getattr(request.app.state, "llm", None)
-
-
 def build_llm(settings: Settings, store: Store) -> Any | None:
     """The app-lifetime ``grader.llm.AsyncLLMClient`` with a database cache, or None when no
     model is configured or the client cannot be loaded (logged once)."""
@@ -90,5 +85,4 @@ async def verify_csrf(request: Request) -> None:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PracticeDep = Annotated[Practice, Depends(get_practice)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
-LLMDep = Annotated[Any | None, Depends(get_llm)]
 CsrfToken = Annotated[str, Depends(csrf_token)]

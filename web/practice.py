@@ -90,6 +90,9 @@ class Practice:
         self.fuzzy = fuzzy
         self.writer = writer
         self.clock = clock
+        # the app's LLM client (grader.llm.AsyncLLMClient), set for the app's lifetime; None:
+        # fuzzy grading only
+        self.llm: Any | None = None
 
     # --- decks and cards ---------------------------------------------------------------------
 
@@ -122,8 +125,9 @@ class Practice:
             return result.score
         return self.calibrator.apply(deck.id, result.score, result.method)
 
-    async def grade(self, deck_id: str, card_key: str | int, answer: str, *, llm: Any) -> Graded:
+    async def grade(self, deck_id: str, card_key: str | int, answer: str) -> Graded:
         """Grade an answer without storing anything."""
+        llm = self.llm
         deck, card = self.card(deck_id, card_key)
         self.check_answer(answer)
         if llm is not None:
@@ -143,10 +147,9 @@ class Practice:
         answer: str,
         *,
         seconds: float | None,
-        llm: Any,
     ) -> Submitted:
         """Grade an answer and store the attempt; it is committed when this returns."""
-        graded = await self.grade(deck_id, card_key, answer, llm=llm)
+        graded = await self.grade(deck_id, card_key, answer)
         attempt_id = await self.writer.add(self._attempt_row(graded, answer, seconds))
         self.metrics.attempts.inc()
         return Submitted(attempt_id, graded)

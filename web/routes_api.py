@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
-from web.deps import LLMDep, MetricsDep, PracticeDep
+from web.deps import MetricsDep, PracticeDep
 from web.metrics import CONTENT_TYPE_LATEST
 from web.schemas import (
     CSV_FIELDS,
@@ -116,8 +116,8 @@ def next_card(deck: str, practice: PracticeDep) -> Any:
     summary="Grade an answer (stores nothing)",
     responses=_BODY_ERRORS,
 )
-async def grade(body: GradeRequest, practice: PracticeDep, llm: LLMDep) -> Response:
-    graded = await practice.grade(body.deck, body.card, body.answer, llm=llm)
+async def grade(body: GradeRequest, practice: PracticeDep) -> Response:
+    graded = await practice.grade(body.deck, body.card, body.answer)
     return _json(graded.to_dict())
 
 
@@ -128,10 +128,8 @@ async def grade(body: GradeRequest, practice: PracticeDep, llm: LLMDep) -> Respo
     summary="Grade an answer and store the attempt",
     responses=_BODY_ERRORS,
 )
-async def create_attempt(body: AttemptRequest, practice: PracticeDep, llm: LLMDep) -> Response:
-    submitted = await practice.submit(
-        body.deck, body.card, body.answer, seconds=body.seconds, llm=llm
-    )
+async def create_attempt(body: AttemptRequest, practice: PracticeDep) -> Response:
+    submitted = await practice.submit(body.deck, body.card, body.answer, seconds=body.seconds)
     return _json(
         submitted.to_dict(), status=201, headers={"Location": f"/attempts/{submitted.attempt_id}"}
     )

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from grader import Card, Deck
 from grader.decks import FORMATS
 from web.calibrate import note as calibration_note
-from web.deps import CsrfToken, LLMDep, PracticeDep, SettingsDep, verify_csrf
+from web.deps import CsrfToken, PracticeDep, SettingsDep, verify_csrf
 from web.highlight import segments
 from web.practice import AnswerTooLong, NotFound, Practice
 from web.security import CSRF_COOKIE
@@ -200,7 +200,6 @@ async def submit(
     deck: str,
     card: str,
     practice: PracticeDep,
-    llm: LLMDep,
     token: CsrfToken,
     answer: Annotated[str, Form()] = "",
     seconds: Annotated[str, Form()] = "",
@@ -210,9 +209,7 @@ async def submit(
     d, c = practice.card(deck, card)
     answer = answer.replace("\r\n", "\n")  # browsers send a textarea's line ends as CRLF
     try:
-        submitted = await practice.submit(
-            deck, card, answer, seconds=_seconds(seconds, shown_at), llm=llm
-        )
+        submitted = await practice.submit(deck, card, answer, seconds=_seconds(seconds, shown_at))
     except AnswerTooLong as exc:
         # keep what was typed: nothing is lost, the person can shorten it
         return _practice_page(
