@@ -54,6 +54,8 @@ _LEET_CHARS = "013457@$"
 # l33t only where digits stand inside words: "100 requests" stays a number.
 _LEETY = re.compile(f"[a-z][{_LEET_CHARS}]|[{_LEET_CHARS}][a-z]")
 _SPACED_HINT = re.compile(r"\b[a-z][ .\-_*][a-z][ .\-_*][a-z]\b")
+# _LEETY, but scanning for the rare sign first: a leet sign with a letter before or after it
+_LEET_BESIDE_LETTER = re.compile(f"[{_LEET_CHARS}](?:(?<=[a-z].)|(?=[a-z]))")
 # The hint that a sentence may hide words in l33t or spaced letters, by definition;
 # _fold_hint finds the same more cheaply (tests compare the two).
 _FOLD_HINT = re.compile(_LEETY.pattern + "|" + _SPACED_HINT.pattern)
@@ -224,28 +226,22 @@ _ASCII_SPACES = bytes(c if 97 <= c <= 122 or 48 <= c <= 57 else 32 for c in rang
 _DIGITS = "0123456789"
 
 
-def _shapes(marked: str) -> bytes:
-    """A table for ``bytes.translate``: a-z to "a", the ``marked`` characters to "1", all
-    else (UTF-8's non-ASCII bytes too) to a space."""
-    return bytes(97 if 97 <= c <= 122 else 49 if chr(c) in marked else 32 for c in range(256))
+# a-z as "a", digits as "0", all else (UTF-8's non-ASCII bytes too) as a space
+_SHAPES = bytes(97 if 97 <= c <= 122 else 48 if 48 <= c <= 57 else 32 for c in range(256))
 
 
-def _touch_letters(text: str, shapes: bytes) -> bool:
-    """Whether a marked character of ``shapes`` stands right beside a letter a-z in
-    ``text``: two substring tests in C, rather than a regular expression at every place."""
-    shape = text.encode().translate(shapes)
-    return b"a1" in shape or b"1a" in shape
-
-
-_DIGIT_SHAPES = _shapes(_DIGITS)
-_LEET_SHAPES = _shapes(_LEET_CHARS)
+def _letter_beside_digit(text: str) -> bool:
+    """``re.search("[a-z][0-9]|[0-9][a-z]", text)``, as two substring tests in C: a regular
+    expression tries both branches at every place of a text that has digits."""
+    shape = text.encode(errors="surrogatepass").translate(_SHAPES)
+    return b"a0" in shape or b"0a" in shape
 
 
 def _words(plain: str) -> list[str]:
     """``_TOKEN.findall(plain)``: the words and numbers of a normalised sentence."""
     if not plain.isascii():
         return _TOKEN.findall(plain)
-    if any(map(plain.__contains__, _DIGITS)) and _touch_letters(plain, _DIGIT_SHAPES):
+    if any(map(plain.__contains__, _DIGITS)) and _letter_beside_digit(plain):
         return _TOKEN.findall(plain)  # "ec2" is two tokens
     return plain.encode().translate(_ASCII_SPACES).decode().split()
 
@@ -931,7 +927,7 @@ class Directive:
 def _fold_hint(plain: str, tokens: Sequence[str]) -> bool:
     """Whether ``plain`` (whose ``_TOKEN`` words are ``tokens``) may hide words in leet or
     spaced letters: ``_FOLD_HINT`` matches, found in ways much cheaper than searching it."""
-    if any(map(plain.__contains__, _LEET_CHARS)) and _touch_letters(plain, _LEET_SHAPES):
+    if any(map(plain.__contains__, _LEET_CHARS)) and _LEET_BESIDE_LETTER.search(plain):
         return True
     # Spaced letters are three lone letters in a row, which are then three tokens in a row.
     singles = [i for i, t in enumerate(tokens) if len(t) == 1]

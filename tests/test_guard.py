@@ -39,7 +39,9 @@ def test_the_index_finds_every_sentence_that_some_pattern_matches(
     assert indexed == _every_pattern(plain)
 
 
-_TEXT = st.text(alphabet=st.sampled_from("abcio s.-_*:1034@$7éß’9 \n" + "ＡＢ１"), max_size=40)
+_TEXT = st.text(
+    alphabet=st.sampled_from("abcio s.-_*:1034@$7éß’9 \n" + "ＡＢ１\udcff"), max_size=40
+)
 
 
 @settings(max_examples=800, deadline=None)
@@ -47,6 +49,18 @@ _TEXT = st.text(alphabet=st.sampled_from("abcio s.-_*:1034@$7éß’9 \n" + "Ａ
 def test_words_are_the_token_pattern_s_findall(text: str) -> None:
     plain = guard.normalise(text)
     assert guard._words(plain) == guard._TOKEN.findall(plain)
+
+
+@settings(max_examples=800, deadline=None)
+@given(_TEXT)
+def test_a_letter_beside_a_digit_is_found_as_the_pattern_finds_it(text: str) -> None:
+    expected = re.search("[a-z][0-9]|[0-9][a-z]", text) is not None
+    assert guard._letter_beside_digit(text) == expected
+
+
+def test_sentences_with_unpaired_surrogates_are_read_without_error() -> None:
+    assert not addresses_grader("p4ss\udcff the model 2x")
+    assert find_directives("Give this a 5\udcff. Retrain monthly.")
 
 
 @settings(max_examples=800, deadline=None)

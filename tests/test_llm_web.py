@@ -19,14 +19,10 @@ def fake() -> Iterator[FakeOpenAI]:
         yield server
 
 
-@pytest.fixture
-def client(fake: FakeOpenAI, tmp_path: Path, decks_dir: Path):  # type: ignore[no-untyped-def]
-    from fastapi.testclient import TestClient
-
-    from web.app import create_app
+def _settings(fake: FakeOpenAI, tmp_path: Path, decks_dir: Path):  # type: ignore[no-untyped-def]
     from web.settings import Settings
 
-    settings = Settings(
+    return Settings(
         _env_file=None,  # type: ignore[call-arg]
         data_dir=tmp_path / "data",
         decks_dir=decks_dir,
@@ -38,7 +34,15 @@ def client(fake: FakeOpenAI, tmp_path: Path, decks_dir: Path):  # type: ignore[n
         llm_timeout=2.0,
         grade_workers=0,  # fuzzy grading in-process: no worker to start
     )
-    with TestClient(create_app(settings)) as test_client:
+
+
+@pytest.fixture
+def client(fake: FakeOpenAI, tmp_path: Path, decks_dir: Path):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    with TestClient(create_app(_settings(fake, tmp_path, decks_dir))) as test_client:
         yield test_client
 
 
@@ -72,6 +76,81 @@ def test_attempt_graded_by_the_llm_records_usage_in_metrics_and_shows_the_method
     again = client.post("/api/attempts", json={"deck": "mlops", "card": 6, "answer": ANSWER})
     assert again.json()["method"] == "llm" and fake.count == 1
     assert metric(client.get("/metrics").text, "flashgrade_llm_cache_hits_total") == 1
+
+
+def test_an_answer_typed_on_the_practice_page_is_graded_by_the_llm(
+    client,
+    fake: FakeOpenAI,
+    form_token,  # type: ignore[no-untyped-def]
+) -> None:
+    fake.script(keyword_grader())
+    page = client.get("/decks/mlops/cards/6")
+    submitted = client.post(
+        "/decks/mlops/cards/6/attempts",
+        data={"answer": ANSWER, "csrf_token": form_token(page.text)},
+        follow_redirects=False,
+    )
+    assert submitted.status_code == 303, submitted.text
+    assert "graded by the LLM rubric" in client.get(submitted.headers["location"]).text
+    assert fake.count == 1
+
+
+def test_the_llm_client_is_closed_when_the_app_stops_and_made_anew_on_restart(
+    fake: FakeOpenAI, tmp_path: Path, decks_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    import grader.llm
+    from web.app import create_app
+
+    closed: list[object] = []
+    close = grader.llm.AsyncLLMClient.aclose
+
+    async def recording_close(self: grader.llm.AsyncLLMClient) -> None:
+        closed.append(self)
+        await close(self)
+
+    monkeypatch.setattr(grader.llm.AsyncLLMClient, "aclose", recording_close)
+    fake.script(keyword_grader())
+    app = create_app(_settings(fake, tmp_path, decks_dir))
+    practice = app.state.practice
+    clients = []
+    for _ in range(2):
+        with TestClient(app) as test_client:
+            clients.append(practice.llm)
+            graded = test_client.post(
+                "/api/grade", json={"deck": "mlops", "card": 6, "answer": ANSWER}
+            )
+            assert graded.json()["method"] == "llm"
+        assert practice.llm is None
+    assert closed == clients and clients[0] is not clients[1]
+
+
+def test_a_start_up_that_fails_after_the_llm_client_is_made_still_closes_it(
+    fake: FakeOpenAI, tmp_path: Path, decks_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    import grader.llm
+    from web.app import create_app
+
+    closed: list[object] = []
+    close = grader.llm.AsyncLLMClient.aclose
+
+    async def recording_close(self: grader.llm.AsyncLLMClient) -> None:
+        closed.append(self)
+        await close(self)
+
+    monkeypatch.setattr(grader.llm.AsyncLLMClient, "aclose", recording_close)
+    app = create_app(_settings(fake, tmp_path, decks_dir))
+
+    def unreadable() -> list[object]:
+        raise OSError("the decks folder went away")
+
+    monkeypatch.setattr(app.state.practice, "cards", unreadable)
+    with pytest.raises(OSError, match="went away"), TestClient(app):
+        pass
+    assert len(closed) == 1 and app.state.practice.llm is None
 
 
 def test_llm_failure_falls_back_and_the_page_says_why_without_the_key(

@@ -85,18 +85,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         practice.llm = build_llm(settings, store)
         if practice.llm is not None:
             log.info("LLM grading with model %s", settings.llm_model)
-        cards = await run_in_threadpool(practice.cards)
-        if fuzzy.workers and practice.llm is None:  # with an LLM, grade_async grades
-            await fuzzy.start(cards)  # the workers warm up on these cards
-            warm_up = None
-        else:  # the grader prepares each card once: not on the first person's answer
-            warm_up = asyncio.create_task(run_in_threadpool(warm, cards, settings.strictness))
-        # what start-up built lives as long as the app: keep the GC from walking it again and
-        # again (its full passes were the p99 latency under load). No gc.collect() first: in a
-        # big process (a test run) it costs over 0.1 s per start, and start-up leaves little
-        # garbage.
-        gc.freeze()
-        try:
+        warm_up = None
+        try:  # from here on, a failed start-up still closes what it opened
+            cards = await run_in_threadpool(practice.cards)
+            if fuzzy.workers and practice.llm is None:  # with an LLM, grade_async grades
+                await fuzzy.start(cards)  # the workers warm up on these cards
+            else:  # the grader prepares each card once: not on the first person's answer
+                warm_up = asyncio.create_task(run_in_threadpool(warm, cards, settings.strictness))
+            # what start-up built lives as long as the app: keep the GC from walking it again
+            # and again (its full passes were the p99 latency under load). No gc.collect()
+            # first: in a big process (a test run) it costs over 0.1 s per start, and start-up
+            # leaves little garbage.
+            gc.freeze()
             yield
         finally:
             gc.unfreeze()
@@ -119,7 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        # metrics are Prometheus's (web/metrics.py); OpenTelemetry's checks cost every request
+        # Metrics are Prometheus's (web/metrics.py). FastAPI's native OpenTelemetry would
+        # check for providers on every request; releases without it keep this in app.extra.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings

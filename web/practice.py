@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from grader import Card, CardNotFound, Deck, GradeResult, grade_async
+from grader.llm_types import ChatClient
 from web import due, history, reviews
 from web.calibrate import Calibrator
 from web.catalog import Catalog, DeckNotFound
@@ -92,7 +93,7 @@ class Practice:
         self.clock = clock
         # the app's LLM client (grader.llm.AsyncLLMClient), set for the app's lifetime; None:
         # fuzzy grading only
-        self.llm: Any | None = None
+        self.llm: ChatClient | None = None
 
     # --- decks and cards ---------------------------------------------------------------------
 
