@@ -152,9 +152,12 @@ def _assess_point(
 ) -> tuple[PointResult, float]:
     """The point's result, and the term weight that the answer matched (0 if denied)."""
     alias_stems: set[str] = set()
-    where: list[int] = []
+    # each matched term's affirming positions in the answer, with the term's weight
+    matches: list[tuple[Sequence[int], float]] = []
     if point.aliases:
         alias_stems, where = _alias_hits(point, positions)
+        if where:
+            matches.append((where, 1.0))
     matched = 0.0
     label = 0.0
     denied = 0.0
@@ -175,7 +178,7 @@ def _assess_point(
                 continue
             # A word said both ways ("a while loop tests first, a do-while does not")
             # counts: contrasts are common in good answers.
-            where.extend(agreeing)
+            matches.append((agreeing, weight * strength))
         matched += weight * strength
         if in_label:
             label += weight * strength
@@ -199,7 +202,7 @@ def _assess_point(
     weight = 0.0 if contradicted else min(matched, point.total)
     if status == "missing" and credit == 0.0 and not contradicted:
         return point.missing, weight  # results are frozen: most answers miss most points
-    span = _evidence_span(tokens, where) if status != "missing" else None
+    span = _evidence_span(tokens, matches) if status != "missing" else None
     evidence = answer[span[0] : span[1]] if span else None
     p = point.point
     # (round() formats the float in decimal: slow, and needless for the usual 0 and 1)
@@ -209,24 +212,44 @@ def _assess_point(
     return result, weight
 
 
-def _evidence_span(tokens: Columns, where: list[int]) -> tuple[int, int] | None:
-    """The stretch of one clause of the answer that holds most of the matched words."""
-    if not where:
+def _evidence_span(
+    tokens: Columns, matches: list[tuple[Sequence[int], float]]
+) -> tuple[int, int] | None:
+    """The stretch of one clause of the answer that holds most of the point's matched words.
+    Between clauses with as many, the one whose words weigh most (then the first), so that
+    a point's own words ("adjust thresholds") win over words that the question shares with
+    it ("the new segment")."""
+    if not matches:
         return None
-    hits = sorted(set(where))
+    hits = sorted(set().union(*[positions for positions, _ in matches]))
     clauses = list(map(tokens.clauses.__getitem__, hits))  # non-decreasing: runs per clause
     if clauses[0] == clauses[-1]:
         return tokens.span(hits[0], hits[-1])
-    # the longest run of one clause; of equally long runs, the first
+    # the longest runs of one clause, as (first, last) indexes into hits
     clauses.append(-1)  # ends the last run
-    first = last = start = 0
-    best = 0
+    longest: list[tuple[int, int]] = []
+    best = start = 0
     current = clauses[0]
     for k, clause in enumerate(clauses):
         if clause != current:
             if k - start > best:
-                best, first, last = k - start, start, k - 1
+                best, longest = k - start, [(start, k - 1)]
+            elif k - start == best:
+                longest.append((start, k - 1))
             start, current = k, clause
+    first, last = longest[0]
+    if len(longest) > 1:
+        weight_at: dict[int, float] = {}
+        for positions, weight in matches:
+            for i in positions:
+                if weight > weight_at.get(i, 0.0):
+                    weight_at[i] = weight
+
+        def weight_of(run: tuple[int, int]) -> float:
+            # rounded: sums of the same weights in another order must tie
+            return round(sum(weight_at[hits[k]] for k in range(run[0], run[1] + 1)), 9)
+
+        first, last = max(longest, key=weight_of)
     return tokens.span(hits[first], hits[last])
 
 

@@ -121,6 +121,14 @@ def test_curly_quotes_and_accents_are_folded() -> None:
     assert grade(card, "use the cafe's naive cache").points[0].status == "covered"
 
 
+def test_evidence_between_equal_clauses_is_the_one_with_the_point_s_own_words(churn) -> None:  # type: ignore[no-untyped-def]
+    # 3.2, "Adjust thresholds ... for the new segment": "new segment" is the question's too
+    result = grade(churn, "Validate on the new segment. Adjust thresholds.")
+    evidence = {p.id: p.evidence for p in result.points}
+    assert evidence["3.2"] == "Adjust thresholds"
+    assert evidence["2.1"] == "Validate on the new segment"
+
+
 def test_evidence_is_a_verbatim_span_of_the_answer(churn) -> None:  # type: ignore[no-untyped-def]
     answer = "First I would retrain the model on the new segment. Then monitor drift weekly."
     result = grade(churn, answer)
