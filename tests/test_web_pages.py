@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from datetime import UTC, datetime
 
 from web.store import Attempt, CardState
@@ -29,6 +31,33 @@ def test_home_lists_decks_with_counts(web_client):
     assert (counts.deck.id, counts.due, counts.new) == ("mlops", 0, 7)
     assert "ML Ops Flashcards" in page.text
     assert "<title>Decks · flashgrade</title>" in page.text
+
+
+def test_a_deck_file_that_cannot_be_read_is_named_on_home_not_called_missing(
+    web_settings, decks_dir
+):
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    (decks_dir / "mlops.md").write_bytes(b"# Deck\n\xff not utf-8")
+    with TestClient(create_app(web_settings)) as client:
+        page = client.get("/")
+    [error] = page.context["errors"]
+    assert "mlops.md" in error and error in page.text.replace("&#39;", "'")
+    assert "No decks yet" not in page.text and 'role="alert"' in page.text
+
+
+def test_a_deck_edited_into_an_error_shows_its_last_good_cards_and_says_so(web_client, decks_dir):
+    assert web_client.get("/decks/mlops").context["file_error"] is None
+    path = decks_dir / "mlops.md"
+    path.write_bytes(b"\xff not utf-8")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    web_client.app.state.catalog.refresh(force=True)
+    page = web_client.get("/decks/mlops")
+    assert page.status_code == 200 and len(page.context["rows"]) == 7
+    assert "not UTF-8" in page.context["file_error"]
+    assert "as it last could be read" in page.text
 
 
 def test_whole_flow_answer_feedback_override_reschedules(web_client, web_app, form_token):

@@ -100,7 +100,18 @@ def test_catalog_keeps_the_last_good_deck_when_a_file_breaks(decks_dir):
     path.write_bytes(b"\xff\xfe not utf-8")
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
     assert catalog.get("mlops").title == "ML Ops Flashcards"
-    assert catalog.problems()
+    [error] = catalog.errors()
+    assert "mlops.md" in error and "not UTF-8" in error
+    assert catalog.error_of("mlops") == error and catalog.error_of("other") is None
+
+
+def test_a_reader_s_warning_names_its_file_once(decks_dir):
+    (decks_dir / "tiny.md").write_text(
+        "# Tiny\n\n## one\n\nWhat is two plus two?\n\n- Four.\n\n## two\n\nAnd three?\n",
+        encoding="utf-8",
+    )
+    problems = Catalog(decks_dir, interval=0).problems()
+    assert problems and all(p.startswith("tiny.md:") and str(decks_dir) not in p for p in problems)
 
 
 def test_catalog_adds_new_files(decks_dir):
@@ -208,6 +219,27 @@ def test_when_says_relative_times():
     assert when(now + timedelta(days=3), now) == "in 3 days"
     assert when(now - timedelta(hours=2), now) == "2 h ago"
     assert when(None) == "new"
+
+
+def test_local_times_name_their_zone():
+    from datetime import UTC, datetime
+
+    from web.app import local_time
+
+    shown = local_time(datetime(2026, 5, 1, 12, 0, tzinfo=UTC))
+    zone = datetime(2026, 5, 1, 12, 0, tzinfo=UTC).astimezone().strftime("%Z")
+    assert zone and shown.endswith(f" {zone}") and shown.startswith("2026-05-01 ")
+
+
+def test_a_review_that_is_due_is_due_now_not_minutes_ago():
+    from datetime import UTC, datetime, timedelta
+
+    from web.app import due_in
+
+    now = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    assert due_in(now - timedelta(minutes=3), now) == "now"
+    assert due_in(now, now) == "now"
+    assert due_in(now + timedelta(days=2), now) == "in 2 days"
 
 
 def test_unexpected_error_gets_a_clean_500(web_app):

@@ -167,6 +167,7 @@ def _templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters["when"] = when
+    env.filters["due_in"] = due_in
     env.filters["local"] = local_time
     env.filters["percent"] = lambda x: f"{round(100 * float(x))}%"
     return Jinja2Templates(env=env)
@@ -312,5 +313,14 @@ def when(value: datetime | None, now: datetime | None = None) -> str:
     return f"in {text}" if future else f"{text} ago"
 
 
+def due_in(value: datetime, now: datetime | None = None) -> str:
+    """When a review is due: "now" once it is due (not "3 min ago"), else :func:`when`."""
+    if value <= (now or datetime.now(UTC)):
+        return "now"
+    return when(value, now)
+
+
 def local_time(value: datetime | None) -> str:
-    return "" if value is None else value.astimezone().strftime("%Y-%m-%d %H:%M")
+    # the server's zone, which is the person's where flashgrade runs on their own machine;
+    # named, so that a server elsewhere does not pass its clock off as theirs
+    return "" if value is None else value.astimezone().strftime("%Y-%m-%d %H:%M %Z")

@@ -74,6 +74,24 @@ class Catalog:
         self.refresh()
         return list(self._problems)
 
+    def errors(self) -> list[str]:
+        """Why each deck file that cannot be read now cannot be (its file and line); a deck
+        edited into such a state is served as it last could be read."""
+        self.refresh()
+        return [e.error for e in self._entries.values() if e.error]
+
+    def error_of(self, deck_id: str) -> str | None:
+        """Why the file of ``deck_id`` cannot be read now, or None where it can."""
+        self.refresh()
+        return next(
+            (
+                e.error
+                for path, e in self._entries.items()
+                if e.error and (e.deck.id if e.deck else deck_id_of(str(path))) == deck_id
+            ),
+            None,
+        )
+
     def refresh(self, *, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._checked < self._interval:
@@ -136,8 +154,6 @@ class Catalog:
         by_id: dict[str, Deck] = {}
         problems: list[str] = []
         for path, entry in self._entries.items():
-            if entry.error:
-                problems.append(entry.error)
             deck = entry.deck
             if deck is None:
                 continue
@@ -145,6 +161,10 @@ class Catalog:
                 problems.append(f"{path.name}: deck id {deck.id!r} is already used; skipped")
                 continue
             by_id[deck.id] = deck
-            problems.extend(f"{path.name}: {w}" for w in deck.warnings)
+            # (a reader's warning names the file by its full path already)
+            problems.extend(
+                path.name + w[len(str(path)) :] if w.startswith(str(path)) else f"{path.name}: {w}"
+                for w in deck.warnings
+            )
         self._by_id = by_id
         self._problems = problems

@@ -79,5 +79,7 @@ def decks_with_history(catalog: Catalog, store: Store) -> list[tuple[str, str]]:
     decks = {d.id: d.title for d in catalog.decks()}
     with store.read() as session:
         for deck_id in session.scalars(select(Attempt.deck_id).distinct()):
-            decks.setdefault(deck_id, f"{deck_id} (file gone)")
+            if deck_id not in decks:
+                broken = catalog.error_of(deck_id) is not None
+                decks[deck_id] = f"{deck_id} ({'file cannot be read' if broken else 'file gone'})"
     return sorted(decks.items(), key=lambda item: (item[1].lower(), item[0]))

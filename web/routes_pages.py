@@ -64,6 +64,7 @@ def home(
         "home.html",
         {
             "decks": practice.overview(),
+            "errors": practice.catalog.errors(),
             "problems": practice.catalog.problems(),
             "decks_dir": practice.catalog.decks_dir,
             # the deck upload form (web/routes_progress.py)
@@ -79,7 +80,13 @@ def deck_page(
     request: Request, deck: str, practice: PracticeDep, added: bool = False
 ) -> HTMLResponse:
     counts, rows = practice.deck_cards(deck)
-    context = {"deck": counts.deck, "counts": counts, "rows": rows, "added": added}
+    context = {
+        "deck": counts.deck,
+        "counts": counts,
+        "rows": rows,
+        "added": added,
+        "file_error": practice.catalog.error_of(counts.deck.id),
+    }
     return render(request, "deck.html", context)
 
 
