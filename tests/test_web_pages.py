@@ -60,6 +60,26 @@ def test_a_deck_edited_into_an_error_shows_its_last_good_cards_and_says_so(web_c
     assert "as it last could be read" in page.text
 
 
+def test_an_answer_to_a_card_removed_while_it_was_typed_is_shown_back(
+    web_client, decks_dir, form_token
+):
+    page = web_client.get(f"/decks/mlops/cards/{CARD1}")
+    path = decks_dir / "mlops.md"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(f"## {CARD1}", "## renamed-card", 1), encoding="utf-8")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    web_client.app.state.catalog.refresh(force=True)
+    answer = "Monitor <drift> and retrain."
+    posted = web_client.post(
+        f"/decks/mlops/cards/{CARD1}/attempts",
+        data={"answer": answer, "csrf_token": form_token(page.text)},
+        follow_redirects=False,
+    )
+    assert posted.status_code == 404 and posted.template.name == "error.html"
+    assert posted.context["kept_answer"] == answer
+    assert "Monitor &lt;drift&gt; and retrain." in posted.text
+
+
 def test_whole_flow_answer_feedback_override_reschedules(web_client, web_app, form_token):
     practice = web_client.get("/decks/mlops/practice")
     assert practice.template.name == "practice.html"

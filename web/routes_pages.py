@@ -213,8 +213,13 @@ async def submit(
     shown_at: Annotated[str, Form()] = "",
     mono: Annotated[bool, Form()] = False,
 ) -> Response:
-    d, c = practice.card(deck, card)
     answer = answer.replace("\r\n", "\n")  # browsers send a textarea's line ends as CRLF
+    try:
+        d, c = practice.card(deck, card)
+    except NotFound as exc:
+        # the card left the deck file while its answer was typed: the answer is not lost
+        context = {"status": 404, "detail": str(exc), "kept_answer": answer}
+        return render(request, "error.html", context, status_code=404)
     try:
         submitted = await practice.submit(deck, card, answer, seconds=_seconds(seconds, shown_at))
     except AnswerTooLong as exc:
