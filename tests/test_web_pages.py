@@ -285,9 +285,15 @@ def test_a_card_position_of_thousands_of_digits_is_a_404_page(web_client):
 def test_practise_ahead_on_any_card(web_client, form_token):
     page = web_client.get("/decks/mlops/cards/5")
     assert page.template.name == "practice.html"
-    assert page.context["card"].position == 5 and page.context["ahead"]
+    # a new card is not practised ahead; one scheduled for later is
+    assert page.context["card"].position == 5 and not page.context["ahead"]
+    assert "Practising ahead" not in page.text and "Card 5 of 7" in page.text
     posted = answer_card(web_client, form_token, "an answer", url="/decks/mlops/cards/5")
     assert posted.status_code == 303
+    attempt_id = posted.headers["location"].rsplit("/", 1)[1]
+    web_client.post(f"/api/attempts/{attempt_id}/score", json={"score": 5})
+    again = web_client.get("/decks/mlops/cards/5")
+    assert again.context["ahead"] and "Practising ahead · card 5" in again.text
 
 
 def test_deck_page_lists_cards_with_due_and_last_score(web_client, form_token):

@@ -127,7 +127,9 @@ def practice_card(
 ) -> HTMLResponse:
     """Practise one chosen card, due or not ("practise ahead")."""
     d, c = practice.card(deck, card)
-    return _practice_page(request, d, c, token, mono=mono, ahead=True)
+    state = practice.card_state(d.id, c.id)
+    ahead = state is not None and state.due > practice.clock()  # a new or due card is not
+    return _practice_page(request, d, c, token, mono=mono, ahead=ahead)
 
 
 def _practice_page(
