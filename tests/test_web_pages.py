@@ -80,6 +80,21 @@ def test_an_answer_to_a_card_removed_while_it_was_typed_is_shown_back(
     assert "Monitor &lt;drift&gt; and retrain." in posted.text
 
 
+def test_feedback_on_a_card_gone_from_its_deck_keeps_the_deck_s_title_and_labels(
+    web_client, decks_dir, form_token
+):
+    posted = answer_card(web_client, form_token, PARTIAL)
+    path = decks_dir / "mlops.md"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(f"## {CARD1}", "## renamed-card", 1), encoding="utf-8")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    web_client.app.state.catalog.refresh(force=True)
+    page = web_client.get(posted.headers["location"])
+    assert page.context["card"] is None and page.context["deck"].id == "mlops"
+    assert page.context["labels"][1] == "1 Not at all"
+    assert "ML Ops Flashcards" in page.text
+
+
 def test_whole_flow_answer_feedback_override_reschedules(web_client, web_app, form_token):
     practice = web_client.get("/decks/mlops/practice")
     assert practice.template.name == "practice.html"

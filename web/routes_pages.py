@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import OperationalError
 
-from grader import Card, Deck
+from grader import Card, CardNotFound, Deck
 from grader.decks import FORMATS
 from web.calibrate import note as calibration_note
 from web.deps import CsrfToken, PracticeDep, SettingsDep, verify_csrf
@@ -255,8 +255,12 @@ def feedback(
     attempt = _attempt(practice, attempt_id)
     deck: Deck | None = None
     card: Card | None = None
-    with suppress(NotFound):  # a deck or card gone from the files: the snapshot remains
-        deck, card = practice.card(attempt.deck_id, attempt.card_id)
+    # a deck or card gone from the files: the attempt's snapshot remains
+    with suppress(NotFound):
+        deck = practice.deck(attempt.deck_id)
+    if deck is not None:
+        with suppress(CardNotFound):
+            card = deck.card(attempt.card_id)
     graded = attempt.point_results
     points = sorted(graded, key=lambda p: (_STATUS_ORDER.get(p.status, 3), p.position))
     spans = [(p.point_id, p.status, p.span_start, p.span_end) for p in graded]
