@@ -95,22 +95,29 @@ def test_an_answer_typed_on_the_practice_page_is_graded_by_the_llm(
     assert fake.count == 1
 
 
-def test_the_llm_client_is_closed_when_the_app_stops_and_made_anew_on_restart(
-    fake: FakeOpenAI, tmp_path: Path, decks_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from fastapi.testclient import TestClient
-
+@pytest.fixture
+def closed(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The LLM clients closed during the test, in order."""
     import grader.llm
-    from web.app import create_app
 
-    closed: list[object] = []
+    clients: list[object] = []
     close = grader.llm.AsyncLLMClient.aclose
 
     async def recording_close(self: grader.llm.AsyncLLMClient) -> None:
-        closed.append(self)
+        clients.append(self)
         await close(self)
 
     monkeypatch.setattr(grader.llm.AsyncLLMClient, "aclose", recording_close)
+    return clients
+
+
+def test_the_llm_client_is_closed_when_the_app_stops_and_made_anew_on_restart(
+    fake: FakeOpenAI, tmp_path: Path, decks_dir: Path, closed: list[object]
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
     fake.script(keyword_grader())
     app = create_app(_settings(fake, tmp_path, decks_dir))
     practice = app.state.practice
@@ -127,21 +134,16 @@ def test_the_llm_client_is_closed_when_the_app_stops_and_made_anew_on_restart(
 
 
 def test_a_start_up_that_fails_after_the_llm_client_is_made_still_closes_it(
-    fake: FakeOpenAI, tmp_path: Path, decks_dir: Path, monkeypatch: pytest.MonkeyPatch
+    fake: FakeOpenAI,
+    tmp_path: Path,
+    decks_dir: Path,
+    closed: list[object],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from fastapi.testclient import TestClient
 
-    import grader.llm
     from web.app import create_app
 
-    closed: list[object] = []
-    close = grader.llm.AsyncLLMClient.aclose
-
-    async def recording_close(self: grader.llm.AsyncLLMClient) -> None:
-        closed.append(self)
-        await close(self)
-
-    monkeypatch.setattr(grader.llm.AsyncLLMClient, "aclose", recording_close)
     app = create_app(_settings(fake, tmp_path, decks_dir))
 
     def unreadable() -> list[object]:
