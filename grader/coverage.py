@@ -10,7 +10,7 @@ terms occur only negated is marked as contradicted.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -152,12 +152,11 @@ def _assess_point(
 ) -> tuple[PointResult, float]:
     """The point's result, and the term weight that the answer matched (0 if denied)."""
     alias_stems: set[str] = set()
-    # each matched term's affirming positions in the answer, with the term's weight
-    matches: list[tuple[Sequence[int], float]] = []
+    where: list[int] = []
+    said: tuple[int, ...] = ()  # where aliases were said
     if point.aliases:
         alias_stems, where = _alias_hits(point, positions)
-        if where:
-            matches.append((where, 1.0))
+        said = tuple(where)
     matched = 0.0
     label = 0.0
     denied = 0.0
@@ -178,7 +177,7 @@ def _assess_point(
                 continue
             # A word said both ways ("a while loop tests first, a do-while does not")
             # counts: contrasts are common in good answers.
-            matches.append((agreeing, weight * strength))
+            where.extend(agreeing)
         matched += weight * strength
         if in_label:
             label += weight * strength
@@ -202,7 +201,11 @@ def _assess_point(
     weight = 0.0 if contradicted else min(matched, point.total)
     if status == "missing" and credit == 0.0 and not contradicted:
         return point.missing, weight  # results are frozen: most answers miss most points
-    span = _evidence_span(tokens, matches) if status != "missing" else None
+    span = (
+        _evidence_span(tokens, where, lambda: _weights_at(point, hits, alias_stems, said))
+        if status != "missing"
+        else None
+    )
     evidence = answer[span[0] : span[1]] if span else None
     p = point.point
     # (round() formats the float in decimal: slow, and needless for the usual 0 and 1)
@@ -213,15 +216,15 @@ def _assess_point(
 
 
 def _evidence_span(
-    tokens: Columns, matches: list[tuple[Sequence[int], float]]
+    tokens: Columns, where: list[int], weigh: Callable[[], dict[int, float]]
 ) -> tuple[int, int] | None:
     """The stretch of one clause of the answer that holds most of the point's matched words.
-    Between clauses with as many, the one whose words weigh most (then the first), so that
-    a point's own words ("adjust thresholds") win over words that the question shares with
-    it ("the new segment")."""
-    if not matches:
+    Between clauses with as many, the one whose words weigh most (``weigh()``: each matched
+    position's weight), then the first, so that a point's own words ("adjust thresholds")
+    win over words that the question shares with it ("the new segment")."""
+    if not where:
         return None
-    hits = sorted(set().union(*[positions for positions, _ in matches]))
+    hits = sorted(set(where))
     clauses = list(map(tokens.clauses.__getitem__, hits))  # non-decreasing: runs per clause
     if clauses[0] == clauses[-1]:
         return tokens.span(hits[0], hits[-1])
@@ -239,18 +242,31 @@ def _evidence_span(
             start, current = k, clause
     first, last = longest[0]
     if len(longest) > 1:
-        weight_at: dict[int, float] = {}
-        for positions, weight in matches:
-            for i in positions:
-                if weight > weight_at.get(i, 0.0):
-                    weight_at[i] = weight
+        weight_at = weigh()
 
         def weight_of(run: tuple[int, int]) -> float:
             # rounded: sums of the same weights in another order must tie
-            return round(sum(weight_at[hits[k]] for k in range(run[0], run[1] + 1)), 9)
+            return round(sum(weight_at.get(hits[k], 0.0) for k in range(run[0], run[1] + 1)), 9)
 
         first, last = max(longest, key=weight_of)
     return tokens.span(hits[first], hits[last])
+
+
+def _weights_at(
+    point: PreparedPoint, hits: dict[str, _Hits], alias_stems: set[str], said: Sequence[int]
+) -> dict[int, float]:
+    """Each answer position where ``point`` matched, with the heaviest of its terms said
+    there (positions ``said`` of an alias weigh 1)."""
+    at = dict.fromkeys(said, 1.0)
+    for word, stem, weight, _, reference_negated in point.terms:
+        hit = hits.get(word)
+        if hit is None or stem in alias_stems:
+            continue
+        positive, negative, strength = hit
+        for i in negative if reference_negated else positive:
+            if weight * strength > at.get(i, 0.0):
+                at[i] = weight * strength
+    return at
 
 
 @dataclass(frozen=True, slots=True)
