@@ -221,6 +221,19 @@ def test_when_says_relative_times():
     assert when(None) == "new"
 
 
+def test_times_taken_read_as_people_say_them():
+    from web.app import duration
+
+    assert [duration(s) for s in (0.4, 45, 60, 263, 3600, 3900.2)] == [
+        "0 s",
+        "45 s",
+        "1 min",
+        "4 min 23 s",
+        "1 h",
+        "1 h 5 min",
+    ]
+
+
 def test_local_times_name_their_zone():
     from datetime import UTC, datetime
 

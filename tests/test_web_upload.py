@@ -131,6 +131,9 @@ def test_brainscape_export_preview_names_the_skipped_empty_card(web_client, deck
     assert "card 8 is empty; skipped" in page.text
     assert page.context["name"] == "brainscape-mlops"
     assert deck_files(decks_dir) == before
+    # the same deck as mlops.md, by its title: the page says so before a twin is saved
+    assert page.context["same_title"].id == "mlops"
+    assert "already has the title “ML Ops Flashcards”" in page.text
 
 
 def test_anki_text_export_preview(web_client, decks_dir, form_token):

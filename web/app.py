@@ -168,6 +168,7 @@ def _templates() -> Jinja2Templates:
     )
     env.filters["when"] = when
     env.filters["due_in"] = due_in
+    env.filters["duration"] = duration
     env.filters["local"] = local_time
     env.filters["percent"] = lambda x: f"{round(100 * float(x))}%"
     return Jinja2Templates(env=env)
@@ -311,6 +312,16 @@ def when(value: datetime | None, now: datetime | None = None) -> str:
         months = round(s / (86400 * 30))
         text = f"{months} months"
     return f"in {text}" if future else f"{text} ago"
+
+
+def duration(seconds: float) -> str:
+    """A time taken, as a person says it: "45 s", "4 min 23 s", "1 h 5 min"."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min" + (f" {s % 60} s" if s % 60 else "")
+    return f"{s // 3600} h" + (f" {s % 3600 // 60} min" if s % 3600 // 60 else "")
 
 
 def due_in(value: datetime, now: datetime | None = None) -> str:

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from grader import CardNotFound
+from grader import CardNotFound, Deck
 from grader.decks import FORMATS
 from web import charts, stats
 from web.calibrate import Calibrator
@@ -238,10 +238,12 @@ def _upload_page(
     stash_token: str | None = None,
     name: str = "",
     existing: str | None = None,
+    same_title: Deck | None = None,
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     context = {
+        "same_title": same_title,
         "csrf_token": token,
         "upload": upload,
         "stash_token": stash_token,
@@ -296,6 +298,12 @@ async def upload_preview(
     stash_token = await run_in_threadpool(stash.put, upload)
     name = await run_in_threadpool(free_name, practice.catalog, upload.suggested_name)
     existing = upload.suggested_name if name != upload.suggested_name else None
+    # the same deck exported again, most likely: saved under another name, it would be a twin
+    title = upload.deck.title.casefold()
+    same_title = next(
+        (d for d in practice.catalog.decks() if d.title.casefold() == title and d.id != existing),
+        None,
+    )
     return _upload_page(
         request,
         settings,
@@ -304,6 +312,7 @@ async def upload_preview(
         stash_token=stash_token,
         name=name,
         existing=existing,
+        same_title=same_title,
     )
 
 
