@@ -199,7 +199,7 @@ def _assess_point(
         "covered" if credit >= COVERED_AT else "partial" if credit >= PARTIAL_AT else "missing"
     )
     weight = 0.0 if contradicted else min(matched, point.total)
-    if status == "missing" and credit == 0.0 and not contradicted:
+    if credit == 0.0 and not contradicted:  # missing, with nothing of it said
         return point.missing, weight  # results are frozen: most answers miss most points
     span = (
         _evidence_span(tokens, where, lambda: _weights_at(point, hits, alias_stems, said))

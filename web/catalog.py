@@ -58,14 +58,7 @@ class Catalog:
             return self._by_id[deck_id]
         except KeyError:
             # a deck whose file cannot be read: say why rather than only that it is missing
-            why = next(
-                (
-                    e.error
-                    for path, e in self._entries.items()
-                    if e.deck is None and e.error and deck_id_of(str(path)) == deck_id
-                ),
-                None,
-            )
+            why = self._error_of(deck_id)
             reason = f" (its file cannot be read: {why})" if why else ""
             raise DeckNotFound(f"no deck {deck_id!r}{reason}") from None
 
@@ -83,6 +76,10 @@ class Catalog:
     def error_of(self, deck_id: str) -> str | None:
         """Why the file of ``deck_id`` cannot be read now, or None where it can."""
         self.refresh()
+        return self._error_of(deck_id)
+
+    def _error_of(self, deck_id: str) -> str | None:
+        # the deck's id is its last good version's, or else the one its file name gives
         return next(
             (
                 e.error
