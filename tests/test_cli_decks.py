@@ -60,10 +60,34 @@ def test_import_out_writes_a_deck_that_reads_back(
     assert load_deck(out).cards == load_deck(seed_copy).cards
 
 
-def test_import_out_overwrites_without_leaving_temp_files(seed_copy: Path, tmp_path: Path) -> None:
+def test_import_out_refuses_to_replace_a_deck_and_says_which(
+    seed_copy: Path, mlops_md: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "mine.md"
+    shutil.copy(mlops_md, out)
+    export = tmp_path / "small.txt"
+    export.write_text("Small\n\n1\nQ\nWhat is drift?\nA\nA change in the inputs.\n")
+    before = out.read_bytes()
+    assert main(["import", str(export), "--out", str(out)]) == 2
+    line = _one_line_error(capsys.readouterr().err)
+    assert f"{out} exists: add --force to replace it (deck 'ML Ops Flashcards', 7 cards)" in line
+    assert out.read_bytes() == before
+
+
+def test_import_out_writes_over_its_own_earlier_output_without_force(
+    seed_copy: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "mlops.md"
+    assert main(["import", str(seed_copy), "--out", str(out)]) == 0
+    assert main(["import", str(seed_copy), "--out", str(out)]) == 0
+
+
+def test_import_out_force_overwrites_without_leaving_temp_files(
+    seed_copy: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "mlops.md"
     out.write_text("old content", encoding="utf-8")
-    assert main(["import", str(seed_copy), "--out", str(out)]) == 0
+    assert main(["import", str(seed_copy), "--out", str(out), "--force"]) == 0
     assert out.read_text(encoding="utf-8").startswith("# ML Ops Flashcards")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "export.txt", "mlops.md"]
 
@@ -77,7 +101,7 @@ def test_import_out_gets_the_mode_of_a_new_file_or_keeps_the_old_one(
     mask = os.umask(0o022)
     try:
         assert main(["import", str(seed_copy), "--out", str(new)]) == 0
-        assert main(["import", str(seed_copy), "--out", str(old)]) == 0
+        assert main(["import", str(seed_copy), "--out", str(old), "--force"]) == 0
     finally:
         os.umask(mask)
     assert (new.stat().st_mode & 0o777, old.stat().st_mode & 0o777) == (0o644, 0o640)
@@ -252,3 +276,14 @@ def test_check_several_decks_reports_each(
     captured = capsys.readouterr()
     assert captured.out.count("warning") == 1
     assert "checked 2 decks: 0 errors, 1 warning" in captured.err
+
+
+def test_check_passes_over_a_readme_among_the_decks(
+    mlops_md: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# Deck files\n\nNotes about the decks.\n", encoding="utf-8")
+    assert main(["check", str(mlops_md), str(readme)]) == 0
+    err = capsys.readouterr().err
+    assert f"{readme}: skipped: a README holds notes, not a deck" in err
+    assert "checked 1 deck: 0 errors, 0 warnings" in err

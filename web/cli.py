@@ -252,9 +252,32 @@ def cmd_import(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
     out = Path(args.out)
+    existing = None if args.force else _read_or_none(out)
+    if existing is not None and existing != text:
+        raise CliError(f"{out} exists: add --force to replace it{_describe(out)}")
     _write_atomic(out, text)  # a temporary file renamed over the target
     print(f"wrote {out}: {len(deck.cards)} cards", file=sys.stderr)
     return 0
+
+
+def _read_or_none(path: Path) -> str | None:
+    """The text of a file at ``path``; None where there is none (writing will then say why)."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def _describe(path: Path) -> str:
+    """What a refusal to replace ``path`` adds, so that it says what would be lost."""
+    from grader import DeckError
+    from grader.decks import load_deck
+
+    try:
+        deck = load_deck(path)
+    except DeckError:
+        return ""
+    return f" (deck {deck.title!r}, {len(deck.cards)} cards)"
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -262,12 +285,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     from grader.decks import check_deck
 
     errors = warnings = 0
+    decks = 0
     for path in args.decks:
+        if Path(path).stem.upper() == "README":  # notes about the decks (`check decks/*.md`)
+            print(f"{path}: skipped: a README holds notes, not a deck", file=sys.stderr)
+            continue
+        decks += 1
         for finding in check_deck(path):
             print(f"{path}: {finding.severity}: {finding.message}")
             errors += finding.severity == "error"
             warnings += finding.severity == "warning"
-    decks = len(args.decks)
     print(
         f"checked {decks} deck{'s' * (decks != 1)}: {errors} error{'s' * (errors != 1)}, "
         f"{warnings} warning{'s' * (warnings != 1)}",
@@ -455,6 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", default="auto", choices=["auto", "brainscape", "anki-txt", "markdown"]
     )
     p.add_argument("--out", type=_file_name, help="write here (default: stdout)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
 
     p = add("check", cmd_check, "lint decks: empty cards, ungradable points, duplicate ids")
     p.add_argument("decks", nargs="+", metavar="DECK")
