@@ -246,6 +246,20 @@ def test_save_under_an_invalid_name_is_422_and_changes_nothing(
     assert deck_files(decks_dir) == before
 
 
+def test_the_name_readme_beside_the_decks_readme_offers_no_replace_button(
+    web_client, decks_dir, form_token
+):
+    (decks_dir / "README.md").write_text("# Deck files\n\nNotes.\n", encoding="utf-8")
+    preview = upload(web_client, form_token, "kitchen.md", KITCHEN)
+    page = save(web_client, form_token, preview, name="readme")
+    assert page.status_code == 422
+    assert alert(page) == (
+        "Not saved: README is kept for notes about the decks; choose another name."
+    )
+    assert page.context["existing"] is None
+    assert "Replace" not in page.text
+
+
 def test_a_saved_preview_cannot_be_saved_twice(web_client, decks_dir, form_token):
     preview = upload(web_client, form_token, "kitchen.md", KITCHEN)
     assert save(web_client, form_token, preview).status_code == 303

@@ -117,7 +117,7 @@ def check_name(name: str) -> str:
 
 
 def files_named(decks_dir: Path, name: str) -> list[Path]:
-    """Deck files in ``decks_dir`` whose deck id would be ``name``."""
+    """Deck files in ``decks_dir`` whose deck id would be ``name`` (a README is notes)."""
     try:
         children = sorted(decks_dir.iterdir())
     except OSError:
@@ -127,6 +127,7 @@ def files_named(decks_dir: Path, name: str) -> list[Path]:
         for p in children
         if p.suffix.lower() in DECK_SUFFIXES
         and not p.name.startswith(".")
+        and p.stem.upper() != "README"
         and p.is_file()
         and deck_id_of(p.name) == name
     ]
