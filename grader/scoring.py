@@ -2,7 +2,8 @@
 
 Coverage blends three signals, each within 0-1:
 
-- the mean of the points' credits, less a penalty for each point that the answer denies;
+- the mean of the points' credits, less a penalty for each point that the answer denies
+  (which never takes more than half of the credit);
 - breadth, the share of the card's whole key-term weight that the answer matched: a
   reference often lists alternatives ("name two of ..."), so an answer that matches a good
   share of it overall is credited even where it is spread thinly over the points (only for
@@ -25,7 +26,8 @@ from grader.result import PointResult
 
 Strictness = Literal["lenient", "normal", "strict"]
 STRICTNESS_SHIFT: dict[str, float] = {"lenient": -0.07, "normal": 0.0, "strict": 0.07}
-CONTRADICTION_PENALTY = 1.0  # a denied point costs as much as a covered one earns
+CONTRADICTION_PENALTY = 1.0  # a denied point costs as much as a covered one earns ...
+KEPT_UNDER_CONTRADICTION = 0.5  # ... but an answer keeps at least this share of its credit
 BREADTH_SATURATION = 0.25  # matching this share of all key-term weight ...
 BREADTH_CREDIT = 0.7  # ... earns at least this coverage
 SIMILARITY_WEIGHT = 0.3
@@ -63,7 +65,9 @@ def coverage_of(
         return 0.0
     credit = sum(p.credit for p in points)
     denied = sum(1 for p in points if p.contradicted)
-    base = max(0.0, (credit - CONTRADICTION_PENALTY * denied) / len(points))
+    # Denying a point ("skip blue-green") is not unsaying the points the answer made.
+    kept = max(KEPT_UNDER_CONTRADICTION * credit, credit - CONTRADICTION_PENALTY * denied)
+    base = max(0.0, kept / len(points))
     base = max(base, BREADTH_CREDIT * min(1.0, breadth / BREADTH_SATURATION))
     above = max(0.0, similarity - SIMILARITY_FLOOR) / (1 - SIMILARITY_FLOOR)
     blended = (1 - SIMILARITY_WEIGHT) * base + SIMILARITY_WEIGHT * above
@@ -83,4 +87,6 @@ def score_points(
         raise ValueError(f"strictness must be lenient, normal or strict, not {strictness!r}")
     coverage = coverage_of(points, breadth=breadth, similarity=similarity)
     score = (thresholds or DEFAULT_THRESHOLDS).score(coverage, shift=STRICTNESS_SHIFT[strictness])
+    if score == 1 and any(p.status == "covered" for p in points):
+        score = 2  # "1 Not at all" beside a point marked covered would contradict itself
     return coverage, score

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grader import Alias, Card, Point, grade, load_deck
-from grader.scoring import Thresholds
+from grader.result import PointResult
+from grader.scoring import Thresholds, coverage_of, score_points
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,6 +99,50 @@ def test_denying_a_point_scores_lower_than_not_mentioning_it(churn) -> None:  # 
     plain = grade(churn, base)
     denied = grade(churn, base + " Drift monitoring is not necessary.")
     assert denied.coverage < plain.coverage
+
+
+def test_a_negated_negation_covers_the_point(deck) -> None:  # type: ignore[no-untyped-def]
+    card = deck.card("7")
+    plain = grade(card, "Run the critical payment tests first.")
+    doubled = grade(card, "Don't skip the critical payment tests; run those first.")
+    assert status(doubled, "1.1") == status(plain, "1.1") != "missing"
+    assert doubled.score >= 2 and not doubled.warnings
+
+
+def test_an_alternative_chosen_against_is_neither_credited_nor_denied(release) -> None:  # type: ignore[no-untyped-def]
+    plain = grade(release, "Use a canary release.")
+    chosen = grade(release, "Use a canary release instead of blue-green.")
+    blue_green = next(p for p in chosen.points if p.id == "1.2")
+    assert blue_green.status == "missing" and not blue_green.contradicted
+    assert (chosen.score, status(chosen, "1.1")) == (plain.score, "covered")
+
+
+def test_a_denied_point_never_unsays_the_covered_ones(release) -> None:  # type: ignore[no-untyped-def]
+    plain = grade(release, "Use a canary release.")
+    result = grade(release, "Blue-green is too risky, so I'd skip it and use a canary release.")
+    assert next(p for p in result.points if p.id == "1.2").contradicted
+    assert status(result, "1.1") == "covered"
+    assert 0 < result.coverage < plain.coverage
+    assert result.score >= 2  # a covered point is never "1 Not at all"
+
+
+def _point(status: str, credit: float, contradicted: bool = False) -> PointResult:
+    return PointResult("1.1", "", "p", status, None, None, credit, contradicted)  # type: ignore[arg-type]
+
+
+def test_contradictions_cost_a_point_each_but_at_most_half_the_credit() -> None:
+    covered = [_point("covered", 1.0)] * 3
+    denied = _point("missing", 0.0, contradicted=True)
+    assert coverage_of([*covered, denied]) == pytest.approx(0.7 * 2 / 4)  # 3 earned, 1 lost
+    assert coverage_of([covered[0], denied, denied, denied]) == pytest.approx(0.7 * 0.5 / 4)
+
+
+def test_a_covered_point_scores_at_least_2_whatever_the_thresholds() -> None:
+    points = [_point("covered", 1.0)] + [_point("missing", 0.0)] * 30
+    assert score_points(points, thresholds=Thresholds(0.5, 0.6, 0.7, 0.8)) == (
+        pytest.approx(0.7 / 31),
+        2,
+    )
 
 
 def test_alias_covers_the_term_it_stands_for() -> None:

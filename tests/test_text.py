@@ -15,6 +15,7 @@ from grader.text import (
     columns,
     negated_positions,
     normalise,
+    passed_over,
     tokenize,
 )
 
@@ -77,6 +78,27 @@ def test_negation_covers_the_rest_of_its_clause_only() -> None:
     negated = {tokens[i].word for i in negated_positions(tokens)}
     assert {"retrain", "model"} <= negated
     assert "monitor" not in negated and "drift" not in negated
+
+
+def test_two_negations_cancel() -> None:
+    tokens = tokenize("Don't skip the payment tests; never avoid retraining.")
+    assert negated_positions(tokens) == set()
+
+
+def test_a_new_choice_after_and_ends_a_negation() -> None:
+    tokens = tokenize("Skip blue-green and use a canary release.")
+    negated = {tokens[i].word for i in negated_positions(tokens)}
+    assert "bluegreen" in negated or {"blue", "green"} <= negated
+    assert "canary" not in negated and "release" not in negated
+
+
+def test_words_chosen_against_are_passed_over_not_negated() -> None:
+    tokens = tokenize("Use a canary release instead of blue-green, and A rather than B.")
+    words, clauses = [t.word for t in tokens], [t.clause for t in tokens]
+    passed = {words[i] for i in passed_over(words, clauses)}
+    assert negated_positions(tokens) == set()
+    assert "canary" not in passed and "a" not in passed
+    assert {"b"} <= passed and ({"bluegreen"} <= passed or {"blue", "green"} <= passed)
 
 
 def test_denying_predicate_negates_what_came_before() -> None:
