@@ -140,6 +140,18 @@ def test_feedback_lists_missing_points_before_covered_ones(web_client, form_toke
     assert statuses[0] == "missing" and "covered" in statuses
 
 
+def test_feedback_says_which_points_the_answer_argues_against(web_client, form_token):
+    answer = "Package the model. There is no need to monitor drift or track changes in features."
+    feedback = web_client.get(answer_card(web_client, form_token, answer).headers["location"])
+    denied = [p.point_id for p in feedback.context["points"] if p.contradicted]
+    assert denied == ["2.4"]
+    note = re.findall(
+        r'<span class="pid">2\.4</span>[^<]*<span class="denied">([^<]+)', feedback.text
+    )
+    assert note == ["Your answer argues against this."]  # in the missed list, and not twice
+    assert feedback.text.count('class="denied"') == 2  # ... and in the list of every point
+
+
 def test_feedback_shows_label_method_and_reference(web_client, form_token):
     feedback = web_client.get(answer_card(web_client, form_token, PARTIAL).headers["location"])
     assert feedback.context["labels"][1] == "1 Not at all"

@@ -187,6 +187,7 @@ class Practice:
                     "status": p.status,
                     "evidence": p.evidence,
                     "span": list(p.span) if p.span else None,
+                    **({"contradicted": True} if p.contradicted else {}),
                 }
                 for p in result.points
             ],

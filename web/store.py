@@ -108,8 +108,9 @@ class Attempt(Base):
     scored_at: Mapped[datetime | None]
 
     # every reference point as graded, in deck order: {"id", "section", "text", "status",
-    # "evidence", "span": [start, end] | null}; one JSON column, not a row per point, as
-    # attempts are written far more often than their points are queried (4x cheaper writes)
+    # "evidence", "span": [start, end] | null, and "contradicted": true where it is}; one JSON
+    # column, not a row per point, as attempts are written far more often than their points
+    # are queried (4x cheaper writes)
     points: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     review: Mapped[Review | None] = relationship(back_populates="attempt", lazy="raise")
 
@@ -136,6 +137,7 @@ class StoredPoint:
     evidence: str | None
     span_start: int | None
     span_end: int | None
+    contradicted: bool = False  # the answer denied it ("no need to monitor drift")
 
     @classmethod
     def from_json(cls, position: int, data: dict[str, Any]) -> StoredPoint:
@@ -149,6 +151,7 @@ class StoredPoint:
             data.get("evidence"),
             span[0],
             span[1],
+            data.get("contradicted") is True,
         )
 
 
