@@ -116,6 +116,22 @@ def test_enter_accepts_the_suggested_score(browser, web_server):
     page.close()
 
 
+def test_a_paste_over_the_length_limit_is_kept_whole_and_not_sent(browser, web_server):
+    page = browser.new_page()
+    page.goto(f"{web_server}/decks/mlops/cards/3")
+    text = "Retrain on fresh labels. " * 820  # 20,500 characters; the limit is 20,000
+    page.fill("#answer", text)
+    assert page.locator("#answer").input_value() == text  # no maxlength cut it short
+    count = page.locator("[data-count]")
+    assert count.inner_text() == "20,500 of 20,000 characters: shorten it by 500 to check it."
+    page.keyboard.press("Control+Enter")
+    page.wait_for_timeout(300)
+    assert "/cards/3" in page.url and page.locator("#answer").input_value() == text
+    page.fill("#answer", text[:19_000])
+    assert count.inner_text() == "19,000 of 20,000 characters."
+    page.close()
+
+
 def test_time_taken_is_recorded_by_the_page_script(browser, web_server):
     page = browser.new_page()
     page.goto(f"{web_server}/decks/mlops/cards/3")

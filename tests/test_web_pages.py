@@ -210,6 +210,12 @@ def test_time_taken_without_javascript_is_measured_from_page_render(
     assert seconds is not None and 0 <= seconds < 60
 
 
+def test_the_answer_box_has_no_maxlength_that_would_cut_a_paste(web_client):
+    page = web_client.get("/decks/mlops/cards/1")
+    box = re.search(r"<textarea[^>]*>", page.text).group()
+    assert "maxlength" not in box and 'data-max-chars="20000"' in box
+
+
 def test_too_long_answer_gets_413_and_keeps_the_text(web_client, web_app, form_token):
     answer = "x" * (web_app.state.settings.max_answer_chars + 1)
     page = answer_card(web_client, form_token, answer)

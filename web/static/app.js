@@ -22,7 +22,22 @@
         box.focus();
       });
     }
+    var count = form.querySelector("[data-count]");
+    var max = box ? Number(box.getAttribute("data-max-chars")) : 0;
+    function over() {
+      return max > 0 && box.value.length > max;
+    }
+    function showCount() {
+      // shown from 90% of the limit on: most answers never see it
+      if (!count || !max) return;
+      var n = box.value.length;
+      count.textContent = n < 0.9 * max ? "" : n.toLocaleString() + " of " + max.toLocaleString() +
+        " characters" + (n > max ? ": shorten it by " + (n - max).toLocaleString() + " to check it." : ".");
+      count.classList.toggle("over", n > max);
+    }
     if (box) {
+      showCount();
+      box.addEventListener("input", showCount);
       box.addEventListener("keydown", function (event) {
         if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
           event.preventDefault();
@@ -33,6 +48,12 @@
     form.addEventListener("submit", function (event) {
       if (sent) {
         event.preventDefault(); // one attempt per click, however impatient
+        return;
+      }
+      if (box && over()) {
+        event.preventDefault(); // the server would refuse it: say so here, text kept
+        showCount();
+        box.focus();
         return;
       }
       sent = true;
