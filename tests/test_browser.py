@@ -239,6 +239,25 @@ def test_history_and_stats_pages(browser, web_server):
     phone.close()
 
 
+def test_picking_a_deck_in_the_history_filter_fills_its_card_list(browser, web_server):
+    _practise_through_the_api(web_server, 3)
+    page = browser.new_page()
+    page.goto(f"{web_server}/history")
+    cards = page.locator("#f-card")
+    assert cards.is_disabled()
+    page.select_option("#f-deck", "mlops")
+    assert cards.is_enabled() and not page.locator("#card-hint").is_visible()
+    assert cards.locator("option").count() == 8  # "All cards" and the deck's 7
+    second = cards.locator("option").nth(2).get_attribute("value")
+    cards.select_option(second)
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url(re.compile(rf"card={second}"))
+    assert page.locator("tbody tr").count() == 1
+    page.select_option("#f-deck", "")
+    assert cards.is_disabled()
+    page.close()
+
+
 def test_upload_a_deck_with_preview(browser, web_server, seed_export):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{web_server}/")

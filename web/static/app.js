@@ -64,6 +64,32 @@
     });
   }
 
+  // History filter: picking a deck fills the card list with its cards at once (without the
+  // script, Show does it).
+  function historyFilter(deckSelect) {
+    var form = deckSelect.form;
+    var cardSelect = form.querySelector("#f-card");
+    var hint = form.querySelector("#card-hint");
+    var original = cardSelect.innerHTML;
+    var originalDeck = deckSelect.value;
+    var wasDisabled = cardSelect.disabled;
+    deckSelect.addEventListener("change", function () {
+      var template = form.querySelector('template[data-cards-for="' + CSS.escape(deckSelect.value) + '"]');
+      if (deckSelect.value === originalDeck) {
+        cardSelect.innerHTML = original;
+        cardSelect.disabled = wasDisabled;
+      } else if (template) {
+        cardSelect.innerHTML = "";
+        cardSelect.appendChild(template.content.cloneNode(true));
+        cardSelect.disabled = false;
+      } else {
+        cardSelect.innerHTML = '<option value="">All cards</option>';
+        cardSelect.disabled = true;
+      }
+      if (hint) hint.hidden = !cardSelect.disabled;
+    });
+  }
+
   // Feedback page: keys 1-5 pick a score, Enter accepts the picked one. Enter on a link or a
   // control keeps its own meaning (a focused score button submits itself), and moving the
   // focus through the buttons does not change the pick.
@@ -117,4 +143,5 @@
   document.documentElement.classList.add("js"); // shows the keyboard hints
   document.querySelectorAll("form[data-answer-form]").forEach(answerForm);
   document.querySelectorAll("form[data-score-form]").forEach(scoreForm);
+  document.querySelectorAll("form.filters #f-deck").forEach(historyFilter);
 })();
