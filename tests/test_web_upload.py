@@ -260,6 +260,28 @@ def test_the_name_readme_beside_the_decks_readme_offers_no_replace_button(
     assert "Replace" not in page.text
 
 
+def test_the_preview_is_a_page_of_its_own_that_back_and_reload_come_to(
+    web_client, form_token
+):
+    token = form_token(web_client.get("/upload").text)
+    posted = web_client.post(
+        "/upload",
+        data={"csrf_token": token},
+        files={"file": ("kitchen.md", KITCHEN, "text/plain")},
+        follow_redirects=False,
+    )
+    assert posted.status_code == 303
+    url = posted.headers["location"]
+    assert re.fullmatch(r"/upload/preview/[\w-]+", url)
+    again = web_client.get(url)  # a reload, or Back from the deck page after saving
+    assert again.template.name == "upload.html"
+    assert again.context["upload"].deck.title == "Kitchen Basics"
+    assert save(web_client, form_token, again).status_code == 303
+    gone = web_client.get(url)
+    assert gone.status_code == 410
+    assert "expired or was already saved" in alert(gone)
+
+
 def test_a_saved_preview_cannot_be_saved_twice(web_client, decks_dir, form_token):
     preview = upload(web_client, form_token, "kitchen.md", KITCHEN)
     assert save(web_client, form_token, preview).status_code == 303

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -269,7 +270,7 @@ def upload_form(request: Request, settings: SettingsDep, token: CsrfToken) -> HT
 @router.post("/upload", name="upload_preview")
 async def upload_preview(
     request: Request, settings: SettingsDep, practice: PracticeDep, token: CsrfToken
-) -> HTMLResponse:
+) -> Response:
     """Step 1: read the file and show what it holds; nothing is saved in the decks yet."""
     try:
         form = await request.form(max_files=1, max_fields=8)
@@ -300,7 +301,25 @@ async def upload_preview(
         return _upload_page(request, settings, token, error=str(exc), status_code=status)
     stash = Stash(settings.data_dir / "uploads")
     stash_token = await run_in_threadpool(stash.put, upload)
-    name = await run_in_threadpool(free_name, practice.catalog, upload.suggested_name)
+    # Post/Redirect/Get: the browser's Back and Reload come to the preview, not to a re-post
+    url = request.app.url_path_for("upload_preview_page", stash_token=stash_token)
+    return RedirectResponse(str(url), status_code=303)
+
+
+@router.get("/upload/preview/{stash_token}", name="upload_preview_page")
+def upload_preview_page(
+    request: Request,
+    settings: SettingsDep,
+    practice: PracticeDep,
+    token: CsrfToken,
+    stash_token: Annotated[str, PathParam(max_length=100)],
+) -> HTMLResponse:
+    """Step 1's page: what the uploaded file holds, and the form that saves it."""
+    try:
+        upload = Stash(settings.data_dir / "uploads").get(stash_token)
+    except UploadError as exc:
+        return _upload_page(request, settings, token, error=str(exc), status_code=410)
+    name = free_name(practice.catalog, upload.suggested_name)
     existing = upload.suggested_name if name != upload.suggested_name else None
     # the same deck exported again, most likely: saved under another name, it would be a twin
     title = upload.deck.title.casefold()
