@@ -260,9 +260,7 @@ def test_the_name_readme_beside_the_decks_readme_offers_no_replace_button(
     assert "Replace" not in page.text
 
 
-def test_the_preview_is_a_page_of_its_own_that_back_and_reload_come_to(
-    web_client, form_token
-):
+def test_the_preview_is_a_page_of_its_own_that_back_and_reload_come_to(web_client, form_token):
     token = form_token(web_client.get("/upload").text)
     posted = web_client.post(
         "/upload",
