@@ -132,6 +132,20 @@ def test_a_paste_over_the_length_limit_is_kept_whole_and_not_sent(browser, web_s
     page.close()
 
 
+def test_keyboard_hints_show_with_a_keyboard_and_not_on_a_touch_phone(browser, web_server):
+    desk = browser.new_page()
+    desk.goto(f"{web_server}/decks/mlops/cards/3")
+    assert desk.locator(".keys").is_visible()
+    desk.close()
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    page = phone.new_page()
+    page.goto(f"{web_server}/decks/mlops/cards/3")
+    assert page.locator("#answer-hint").is_visible() and not page.locator(".keys").is_visible()
+    phone.close()
+
+
 def test_time_taken_is_recorded_by_the_page_script(browser, web_server):
     page = browser.new_page()
     page.goto(f"{web_server}/decks/mlops/cards/3")

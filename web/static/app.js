@@ -141,6 +141,9 @@
   }
 
   document.documentElement.classList.add("js"); // shows the keyboard hints
+  if (/Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent)) {
+    document.querySelectorAll("kbd[data-mod]").forEach(function (k) { k.textContent = "⌘"; });
+  }
   document.querySelectorAll("form[data-answer-form]").forEach(answerForm);
   document.querySelectorAll("form[data-score-form]").forEach(scoreForm);
   document.querySelectorAll("form.filters #f-deck").forEach(historyFilter);
