@@ -165,6 +165,12 @@ def test_points_missed_most_often_are_listed_with_counts(web_client, four_scored
     assert '<span class="figure">2 of 2</span>' in page.text
 
 
+def test_an_attempt_left_unscored_is_not_counted_among_missed_points(web_client, four_scored):
+    attempt(web_client, "1", "")  # sent, then sent again after Back: never scored
+    missed = web_client.get("/decks/mlops/stats").context["s"].missed
+    assert {(p.missed, p.graded) for p in missed} == {(2, 2)}
+
+
 def test_charts_are_inline_accessible_svg_without_script(web_client, four_scored):
     for url in ("/stats", "/decks/mlops/stats"):
         page = web_client.get(url)

@@ -352,9 +352,12 @@ def _weakest(
 def _missed(
     store: Store, deck_id: str | None, decks: dict[str, Deck], limit: int = 8
 ) -> list[MissedPoint]:
-    """The reference points most often missing, across the most recent attempts."""
-    query = select(Attempt.deck_id, Attempt.card_id, Attempt.question, Attempt.points).order_by(
-        Attempt.id.desc()
+    """The reference points most often missing, across the most recent scored attempts (an
+    attempt left unscored, as when the answer was sent again after Back, is not counted)."""
+    query = (
+        select(Attempt.deck_id, Attempt.card_id, Attempt.question, Attempt.points)
+        .where(Attempt.final.is_not(None))
+        .order_by(Attempt.id.desc())
     )
     if deck_id is not None:
         query = query.where(Attempt.deck_id == deck_id)
