@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import time
 from datetime import UTC, datetime
 
@@ -31,6 +32,22 @@ def test_home_lists_decks_with_counts(web_client):
     assert (counts.deck.id, counts.due, counts.new) == ("mlops", 0, 7)
     assert "ML Ops Flashcards" in page.text
     assert "<title>Decks · flashgrade</title>" in page.text
+
+
+def test_decks_of_the_same_title_are_told_apart_by_their_ids(web_client, web_app, decks_dir):
+    shutil.copy(decks_dir / "mlops.md", decks_dir / "mlops-copy.md")
+    web_app.state.catalog.refresh(force=True)
+    web_client.post("/api/attempts", json={"deck": "mlops", "card": "1", "answer": "x"})
+    home = web_client.get("/")
+    assert home.context["labels"] == {
+        "mlops": "ML Ops Flashcards (mlops)",
+        "mlops-copy": "ML Ops Flashcards (mlops-copy)",
+    }
+    assert ">ML Ops Flashcards (mlops-copy)</a></h2>" in home.text
+    history = web_client.get("/history")
+    assert list(history.context["decks"].values()) == list(home.context["labels"].values())
+    lines = web_client.get("/stats").context["s"].decks
+    assert [d.title for d in lines] == list(home.context["labels"].values())
 
 
 def test_a_deck_file_that_cannot_be_read_is_named_on_home_not_called_missing(
@@ -190,7 +207,7 @@ def test_only_the_keyboard_hint_of_the_feedback_page_waits_for_the_script(web_cl
     attempt_id = int(url.rsplit("/", 1)[1])
     web_client.post(f"/api/attempts/{attempt_id}/score", json={"score": 4})
     page = web_client.get(url).text
-    hint = re.search(r'<span class="js-only">(.*?)</span>', page, re.S)
+    hint = re.search(r'<span class="js-only keys">(.*?)</span>', page, re.S)
     assert hint and "<kbd>1</kbd>" in hint.group(1)
     assert "Next review" in page and "Next review" not in hint.group(1)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,3 +166,11 @@ class Catalog:
             )
         self._by_id = by_id
         self._problems = problems
+
+
+def labelled(decks: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(id, label) of each (id, title): the title, with the id beside it where another deck
+    has the same title, so that the two can be told apart in a list."""
+    pairs = list(decks)
+    counts = Counter(title.casefold() for _, title in pairs)
+    return [(i, f"{t} ({i})" if counts[t.casefold()] > 1 else t) for i, t in pairs]

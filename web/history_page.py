@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from web.catalog import Catalog
+from web.catalog import Catalog, labelled
 from web.history import attempts_query
 from web.store import Attempt, Store
 
@@ -82,4 +82,4 @@ def decks_with_history(catalog: Catalog, store: Store) -> list[tuple[str, str]]:
             if deck_id not in decks:
                 broken = catalog.error_of(deck_id) is not None
                 decks[deck_id] = f"{deck_id} ({'file cannot be read' if broken else 'file gone'})"
-    return sorted(decks.items(), key=lambda item: (item[1].lower(), item[0]))
+    return labelled(sorted(decks.items(), key=lambda item: (item[1].lower(), item[0])))

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from grader import Card, CardNotFound, Deck
 from grader.decks import FORMATS
 from web.calibrate import note as calibration_note
+from web.catalog import labelled
 from web.deps import CsrfToken, PracticeDep, SettingsDep, verify_csrf
 from web.highlight import segments
 from web.practice import AnswerTooLong, NotFound, Practice
@@ -59,11 +60,13 @@ def _see_other(request: Request, name: str, query: str = "", **params: Any) -> R
 def home(
     request: Request, practice: PracticeDep, settings: SettingsDep, token: CsrfToken
 ) -> HTMLResponse:
+    overview = practice.overview()
     return render(
         request,
         "home.html",
         {
-            "decks": practice.overview(),
+            "decks": overview,
+            "labels": dict(labelled((c.deck.id, c.deck.title) for c in overview)),
             "errors": practice.catalog.errors(),
             "problems": practice.catalog.problems(),
             "decks_dir": practice.catalog.decks_dir,

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from grader import Deck
 from web.agreement import Report, Scored, report
-from web.catalog import Catalog, DeckNotFound
+from web.catalog import Catalog, DeckNotFound, labelled
 from web.store import Attempt, CardState, Review, Store, utcnow
 
 WINDOWS = (7, 30, 90, 365)  # the day ranges the pages offer
@@ -429,9 +429,11 @@ def _deck_lines(
         current = deck is None or any(c.id == card_id for c in deck.cards)
         if current and r.score >= MASTERED and r.due_after > now:
             mastered[deck_id] += 1
+    ordered = sorted(decks.values(), key=lambda d: (d.title.lower(), d.id))
+    labels = dict(labelled((d.id, d.title) for d in ordered))
     lines = [
-        DeckLine(d.id, d.title, len(d.cards), tried[d.id], scored[d.id], mastered[d.id])
-        for d in sorted(decks.values(), key=lambda d: (d.title.lower(), d.id))
+        DeckLine(d.id, labels[d.id], len(d.cards), tried[d.id], scored[d.id], mastered[d.id])
+        for d in ordered
     ]
     for gone in sorted(set(tried) - set(decks)):
         cards = len({a.card_id for a in attempts if a.deck_id == gone})
