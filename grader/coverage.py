@@ -19,7 +19,7 @@ from rapidfuzz import fuzz, process
 from grader.cards import Card
 from grader.result import PointResult, Status
 from grader.terms import PreparedCard, PreparedPoint, prepare
-from grader.text import STOP_WORDS, Columns, columns, negated_indexes, passed_over
+from grader.text import STOP_WORDS, Columns, columns, negated_indexes
 
 SATURATION = 0.6  # share of a point's term weight that covers it fully
 NAME_FACTOR = 0.9  # credit for naming the point's idea (its label) alone
@@ -292,14 +292,12 @@ def assess(card: Card, answer: str) -> Assessment:
         warnings.append(f"very long answer: only its first {MAX_TOKENS:,} words were graded")
         tokens = tokens.head(MAX_TOKENS)
     negated = negated_indexes(tokens.words, tokens.clauses)
-    passed = passed_over(tokens.words, tokens.clauses)
-    graded = tokens.blank(passed) if passed else tokens
-    hits = _find_terms(prepared, graded, negated)
-    positions = _positions(graded, negated) if prepared.has_aliases else {}
+    hits = _find_terms(prepared, tokens, negated)
+    positions = _positions(tokens, negated) if prepared.has_aliases else {}
     results = []
     matched = denied = 0.0
     for point in prepared.points:
-        result, weight = _assess_point(point, hits, answer, graded, positions)
+        result, weight = _assess_point(point, hits, answer, tokens, positions)
         matched += weight
         denied += point.total if result.contradicted else 0.0
         results.append(result)

@@ -56,7 +56,7 @@ NEGATION_CUES: frozenset[str] = frozenset(
     """.split()
 )
 
-# Cues that another cue right before them cancels: "don't skip the tests", "never avoid ...".
+# Cues that an earlier cue's scope cancels: "don't skip the tests", "never deploy without X".
 NEGATED_NEGATIONS: frozenset[str] = frozenset("skip skipping avoid avoiding without".split())
 
 # Verbs that, after "and" or "then", start a choice of their own ("skip it and use ...").
@@ -185,13 +185,6 @@ class Columns(NamedTuple):
         """The first ``n`` tokens."""
         return Columns(self.words[:n], self.stems[:n], self.clauses[:n], self.offsets[: 2 * n])
 
-    def blank(self, indexes: set[int]) -> Columns:
-        """The same tokens with the words at ``indexes`` blanked out (offsets kept)."""
-        words, stems = list(self.words), list(self.stems)
-        for i in indexes:
-            words[i] = stems[i] = ""
-        return Columns(words, stems, self.clauses, self.offsets)
-
     def span(self, first: int, last: int) -> tuple[int, int]:
         """The character offsets from token ``first`` to the end of token ``last``."""
         return self.offsets[2 * first], self.offsets[2 * last + 1]
@@ -308,40 +301,25 @@ def negated_positions(tokens: list[Token]) -> set[int]:
     return negated_indexes([t.word for t in tokens], [t.clause for t in tokens])
 
 
-def passed_over(words: list[str], clauses: list[int]) -> set[int]:
-    """Indexes of the words that an answer chose against: "canary instead of blue-green",
-    "A rather than B". They earn nothing, but neither do they deny: the reference may well
-    list both as alternatives."""
-    passed: set[int] = set()
-    if "instead" not in words and "rather" not in words:
-        return passed
-    n = len(words)
-    for i, word in enumerate(words[:-1]):
-        if (word, words[i + 1]) in (("instead", "of"), ("rather", "than")):
-            for j in range(i + 2, min(n, i + 12)):
-                if clauses[j] != clauses[i] or words[j] in CLAUSE_BREAKS:
-                    break
-                passed.add(j)
-    return passed
-
-
 def negated_indexes(words: list[str], clauses: list[int]) -> set[int]:
     """:func:`negated_positions` of the tokens with these words and clauses."""
     negated: set[int] = set()
     if _ANY_CUE.isdisjoint(words):  # most answers negate nothing
         return negated
     n = len(words)
-    cancelled = -1  # a cue that a cue before it negates ("don't skip the tests")
     for i in [i for i, w in enumerate(words) if w in _ANY_CUE]:
         word = words[i]
         clause = clauses[i]
         if word in NEGATION_CUES:
-            if word in ("instead", "rather"):  # a choice, not a denial: see passed_over()
+            if word in ("instead", "rather") and i + 1 < n and words[i + 1] != "of":
                 continue
-            if i == cancelled:
-                continue
-            if i + 1 < n and words[i + 1] in NEGATED_NEGATIONS and clauses[i + 1] == clause:
-                cancelled = i + 1  # two negations: what follows is affirmed
+            if i in negated and word in NEGATED_NEGATIONS:
+                # two negations cancel: "don't skip the tests", "never deploy without X"
+                negated.discard(i)
+                for j in range(i + 1, min(n, i + 11)):
+                    if clauses[j] != clause or words[j] in CLAUSE_BREAKS:
+                        break
+                    negated.discard(j)
                 continue
             for j in range(i + 1, min(n, i + 11)):
                 if clauses[j] != clause or words[j] in CLAUSE_BREAKS:

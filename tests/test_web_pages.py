@@ -165,7 +165,7 @@ def test_feedback_says_which_points_the_answer_argues_against(web_client, form_t
     note = re.findall(
         r'<span class="pid">2\.4</span>[^<]*<span class="denied">([^<]+)', feedback.text
     )
-    assert note == ["Your answer argues against this."]  # in the missed list, and not twice
+    assert note == ["Your answer seems to argue against this."]  # in the missed list, and not twice
     assert feedback.text.count('class="denied"') == 2  # ... and in the list of every point
 
 

@@ -359,3 +359,21 @@ def test_most_overdue_card_comes_first(mlops_md):
     }
     assert due.next_card(deck, states, now, per_day=0).id == third
     assert due.counts(deck, states, now, per_day=0).due == 2
+
+
+def test_a_calibrated_suggestion_beside_a_covered_point_is_never_1(web_client, web_app, mlops_md):
+    from grader import grade, load_deck
+    from grader.calibration import Calibration
+
+    deck = load_deck(mlops_md)
+    card = deck.card("6")
+    result = grade(card, "Use a canary release.")
+    assert result.score == 2 and any(p.status == "covered" for p in result.points)
+    calibrator = web_app.state.calibrator
+    calibrator.load()
+    # a person who always scores one below: their map takes a 2 down to 1
+    calibrator._active[(deck.id, "fuzzy")] = Calibration((1, 1, 2, 3, 4), 20, 20, -1.0)
+    practice = web_app.state.practice
+    assert practice.suggest(deck, card, result) == 2
+    vague = grade(card, "Keep an eye on it.")
+    assert practice.suggest(deck, card, vague) == 1

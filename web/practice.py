@@ -124,7 +124,10 @@ class Practice:
         per deck hooks in at this point)."""
         if self.calibrator is None:
             return result.score
-        return self.calibrator.apply(deck.id, result.score, result.method)
+        score = self.calibrator.apply(deck.id, result.score, result.method)
+        if score == 1 and any(p.status == "covered" for p in result.points):
+            return 2  # as the grader's own: "1 Not at all" beside a covered point contradicts it
+        return score
 
     async def grade(self, deck_id: str, card_key: str | int, answer: str) -> Graded:
         """Grade an answer without storing anything."""
