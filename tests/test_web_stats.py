@@ -165,10 +165,17 @@ def test_points_missed_most_often_are_listed_with_counts(web_client, four_scored
     assert '<span class="figure">2 of 2</span>' in page.text
 
 
-def test_an_attempt_left_unscored_is_not_counted_among_missed_points(web_client, four_scored):
-    attempt(web_client, "1", "")  # sent, then sent again after Back: never scored
+def test_an_unscored_attempt_followed_by_another_is_not_counted_again(web_client, four_scored):
+    attempt(web_client, "1", "")  # sent, then sent again after Back and scored
+    scored(web_client, "1", "", 1)
     missed = web_client.get("/decks/mlops/stats").context["s"].missed
-    assert {(p.missed, p.graded) for p in missed} == {(2, 2)}
+    assert {(p.missed, p.graded) for p in missed} == {(3, 3)}
+
+
+def test_an_attempt_left_unscored_still_counts_its_missed_points(web_client):
+    attempt(web_client, "1", "")  # through the API, never scored
+    missed = web_client.get("/decks/mlops/stats").context["s"].missed
+    assert missed and {(p.missed, p.graded) for p in missed} == {(1, 1)}
 
 
 def test_charts_are_inline_accessible_svg_without_script(web_client, four_scored):

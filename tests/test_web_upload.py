@@ -280,6 +280,18 @@ def test_the_preview_is_a_page_of_its_own_that_back_and_reload_come_to(web_clien
     assert "expired or was already saved" in alert(gone)
 
 
+@pytest.mark.parametrize(
+    "content", ['{"created": 1e18}', "[1, 2]", '{"markdown": "# T", "created": 1e18}', "{"]
+)
+def test_a_damaged_preview_file_is_410_not_500(web_client, web_settings, form_token, content):
+    posted = upload(web_client, form_token, "kitchen.md", KITCHEN)
+    token = posted.url.path.rsplit("/", 1)[1]
+    (web_settings.data_dir / "uploads" / f"{token}.json").write_text(content, encoding="utf-8")
+    page = web_client.get(f"/upload/preview/{token}")
+    assert page.status_code == 410
+    assert "expired or was already saved" in alert(page)
+
+
 def test_a_saved_preview_cannot_be_saved_twice(web_client, decks_dir, form_token):
     preview = upload(web_client, form_token, "kitchen.md", KITCHEN)
     assert save(web_client, form_token, preview).status_code == 303

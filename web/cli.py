@@ -252,16 +252,22 @@ def cmd_import(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
     out = Path(args.out)
-    existing = None if args.force else _read_or_none(out)
-    if existing is not None and existing != text:
+    if not args.force and _is_file(out) and _read_or_none(out) != text:
         raise CliError(f"{out} exists: add --force to replace it{_describe(out)}")
     _write_atomic(out, text)  # a temporary file renamed over the target
     print(f"wrote {out}: {len(deck.cards)} cards", file=sys.stderr)
     return 0
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long, say: writing will say so
+        return False
+
+
 def _read_or_none(path: Path) -> str | None:
-    """The text of a file at ``path``; None where there is none (writing will then say why)."""
+    """The text of the file at ``path``; None where it cannot be read."""
     try:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -277,7 +283,8 @@ def _describe(path: Path) -> str:
         deck = load_deck(path)
     except DeckError:
         return ""
-    return f" (deck {deck.title!r}, {len(deck.cards)} cards)"
+    n = len(deck.cards)
+    return f" (deck {deck.title!r}, {n} card{'s' * (n != 1)})"
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -352,13 +352,12 @@ def _weakest(
 def _missed(
     store: Store, deck_id: str | None, decks: dict[str, Deck], limit: int = 8
 ) -> list[MissedPoint]:
-    """The reference points most often missing, across the most recent scored attempts (an
-    attempt left unscored, as when the answer was sent again after Back, is not counted)."""
-    query = (
-        select(Attempt.deck_id, Attempt.card_id, Attempt.question, Attempt.points)
-        .where(Attempt.final.is_not(None))
-        .order_by(Attempt.id.desc())
-    )
+    """The reference points most often missing, across the most recent attempts. An attempt
+    left unscored that a later attempt of the same card follows (the answer sent again after
+    Back, say) is not counted."""
+    query = select(
+        Attempt.deck_id, Attempt.card_id, Attempt.question, Attempt.points, Attempt.final
+    ).order_by(Attempt.id.desc())
     if deck_id is not None:
         query = query.where(Attempt.deck_id == deck_id)
     missed: Counter[tuple[str, str, str]] = Counter()
@@ -367,6 +366,8 @@ def _missed(
     question: dict[tuple[str, str], str] = {}
     with store.read() as session:
         for row in session.execute(query.limit(MAX_POINT_ROWS)):
+            if row.final is None and (row.deck_id, row.card_id) in question:
+                continue  # newest first: a later attempt of this card is already counted
             question.setdefault((row.deck_id, row.card_id), row.question)
             for point in row.points or ():
                 key = (row.deck_id, row.card_id, str(point.get("id", "")))

@@ -244,19 +244,15 @@ class Stash:
         path = self.directory / f"{token}.json"
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            raise gone from None
-        if time.time() - float(data.get("created", 0)) > self.ttl:
-            path.unlink(missing_ok=True)
-            raise gone
-        markdown = str(data["markdown"])
-        source = f"{data['name']}.md"
-        try:
-            deck = parse_deck(markdown, source=source, format="markdown")
+            if time.time() - float(data.get("created", 0)) > self.ttl:
+                path.unlink(missing_ok=True)
+                raise gone
+            markdown = str(data["markdown"])
+            deck = parse_deck(markdown, source=f"{data['name']}.md", format="markdown")
             findings = tuple(Finding(str(a), str(b)) for a, b in data.get("findings", ()))
-        except (DeckError, ValueError, TypeError):
-            raise gone from None
-        return Upload(str(data["filename"]), str(data["format"]), deck, markdown, findings)
+            return Upload(str(data["filename"]), str(data["format"]), deck, markdown, findings)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, DeckError):
+            raise gone from None  # a damaged file is as good as gone
 
     def drop(self, token: str) -> None:
         if TOKEN_RE.match(token or ""):
