@@ -127,7 +127,8 @@ def test_a_paste_over_the_length_limit_is_kept_whole_and_not_sent(browser, web_s
     page.keyboard.press("Control+Enter")
     page.wait_for_timeout(300)
     assert "/cards/3" in page.url and page.locator("#answer").input_value() == text
-    page.fill("#answer", text[:19_000])
+    assert count.inner_text().endswith("to check it. Not sent.")
+    page.fill("#answer", "😀" * 19_000)  # one character each, as the server counts
     assert count.inner_text() == "19,000 of 20,000 characters."
     page.close()
 
@@ -260,15 +261,18 @@ def test_picking_a_deck_in_the_history_filter_fills_its_card_list(browser, web_s
     cards = page.locator("#f-card")
     assert cards.is_disabled()
     page.select_option("#f-deck", "mlops")
-    assert cards.is_enabled() and not page.locator("#card-hint").is_visible()
+    page.wait_for_function("!document.querySelector('#f-card').disabled")  # filled from the API
+    assert not page.locator("#card-hint").is_visible()
+    assert cards.get_attribute("aria-describedby") is None
     assert cards.locator("option").count() == 8  # "All cards" and the deck's 7
     second = cards.locator("option").nth(2).get_attribute("value")
     cards.select_option(second)
     page.get_by_role("button", name="Show").click()
     page.wait_for_url(re.compile(rf"card={second}"))
     assert page.locator("tbody tr").count() == 1
-    page.select_option("#f-deck", "")
-    assert cards.is_disabled()
+    page.select_option("#f-deck", "")  # the page came with the deck chosen
+    assert cards.is_disabled() and page.locator("#card-hint").is_visible()
+    assert cards.get_attribute("aria-describedby") == "card-hint"
     page.close()
 
 

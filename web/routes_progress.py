@@ -78,10 +78,6 @@ def history(
         "deck": chosen,
         "selected_card": selected_card,
         "titles": titles,
-        # every deck's cards, for the script that fills the card list when a deck is picked
-        "card_lists": {
-            d.id: d.cards for d in practice.catalog.decks() if d.id in titles and d is not chosen
-        },
         "positions": _positions(practice),
         "csv_url": "/api/attempts.csv" + (f"?{urlencode(csv_params)}" if csv_params else ""),
         "page_url": lambda n: "/history?" + urlencode(filters.params(page=n)),

@@ -24,20 +24,26 @@
     }
     var count = form.querySelector("[data-count]");
     var max = box ? Number(box.getAttribute("data-max-chars")) : 0;
-    function over() {
-      return max > 0 && box.value.length > max;
+    function length() {
+      // characters as the server counts them (code points): an emoji is one, not two
+      var n = box.value.length;
+      return n < 0.9 * max ? n : Array.from(box.value).length;
     }
-    function showCount() {
+    function over() {
+      return max > 0 && length() > max;
+    }
+    function showCount(blocked) {
       // shown from 90% of the limit on: most answers never see it
       if (!count || !max) return;
-      var n = box.value.length;
+      var n = length();
       count.textContent = n < 0.9 * max ? "" : n.toLocaleString() + " of " + max.toLocaleString() +
-        " characters" + (n > max ? ": shorten it by " + (n - max).toLocaleString() + " to check it." : ".");
+        " characters" + (n > max ? ": shorten it by " + (n - max).toLocaleString() + " to check it." : ".") +
+        (blocked ? " Not sent." : "");
       count.classList.toggle("over", n > max);
     }
     if (box) {
-      showCount();
-      box.addEventListener("input", showCount);
+      showCount(false);
+      box.addEventListener("input", function () { showCount(false); });
       box.addEventListener("keydown", function (event) {
         if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
           event.preventDefault();
@@ -52,7 +58,7 @@
       }
       if (box && over()) {
         event.preventDefault(); // the server would refuse it: say so here, text kept
-        showCount();
+        showCount(true); // a changed text, so that a screen reader announces it
         box.focus();
         return;
       }
@@ -64,29 +70,35 @@
     });
   }
 
-  // History filter: picking a deck fills the card list with its cards at once (without the
-  // script, Show does it).
+  // History filter: picking a deck fills the card list with its cards from the JSON API at
+  // once (without the script, Show does it).
   function historyFilter(deckSelect) {
     var form = deckSelect.form;
     var cardSelect = form.querySelector("#f-card");
     var hint = form.querySelector("#card-hint");
-    var original = cardSelect.innerHTML;
-    var originalDeck = deckSelect.value;
-    var wasDisabled = cardSelect.disabled;
+    var asked = 0; // only the latest pick fills the list
+
+    function fill(cards) {
+      cardSelect.textContent = "";
+      cardSelect.appendChild(new Option("All cards", ""));
+      (cards || []).forEach(function (c) {
+        var q = c.question.length > 70 ? c.question.slice(0, 69) + "…" : c.question;
+        cardSelect.appendChild(new Option(c.position + ". " + q, c.id));
+      });
+      var enabled = cards !== null;
+      cardSelect.disabled = !enabled;
+      hint.hidden = enabled;
+      if (enabled) cardSelect.removeAttribute("aria-describedby");
+      else cardSelect.setAttribute("aria-describedby", "card-hint");
+    }
     deckSelect.addEventListener("change", function () {
-      var template = form.querySelector('template[data-cards-for="' + CSS.escape(deckSelect.value) + '"]');
-      if (deckSelect.value === originalDeck) {
-        cardSelect.innerHTML = original;
-        cardSelect.disabled = wasDisabled;
-      } else if (template) {
-        cardSelect.innerHTML = "";
-        cardSelect.appendChild(template.content.cloneNode(true));
-        cardSelect.disabled = false;
-      } else {
-        cardSelect.innerHTML = '<option value="">All cards</option>';
-        cardSelect.disabled = true;
-      }
-      if (hint) hint.hidden = !cardSelect.disabled;
+      var id = deckSelect.value;
+      var mine = ++asked;
+      if (!id) return fill(null);
+      fetch("/api/decks/" + encodeURIComponent(id), { headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (deck) { if (mine === asked) fill(deck ? deck.cards : null); })
+        .catch(function () { if (mine === asked) fill(null); });
     });
   }
 
