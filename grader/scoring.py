@@ -87,6 +87,12 @@ def score_points(
         raise ValueError(f"strictness must be lenient, normal or strict, not {strictness!r}")
     coverage = coverage_of(points, breadth=breadth, similarity=similarity)
     score = (thresholds or DEFAULT_THRESHOLDS).score(coverage, shift=STRICTNESS_SHIFT[strictness])
+    return coverage, at_least_2_if_covered(score, points)
+
+
+def at_least_2_if_covered(score: int, points: Sequence[PointResult]) -> int:
+    """``score``, raised to 2 where a point is covered: "1 Not at all" beside a point marked
+    covered would contradict itself (also after a deck's calibration maps the score)."""
     if score == 1 and any(p.status == "covered" for p in points):
-        score = 2  # "1 Not at all" beside a point marked covered would contradict itself
-    return coverage, score
+        return 2
+    return score

@@ -301,6 +301,18 @@ def negated_positions(tokens: list[Token]) -> set[int]:
     return negated_indexes([t.word for t in tokens], [t.clause for t in tokens])
 
 
+def _forward_scope(words: list[str], clauses: list[int], i: int) -> list[int]:
+    """The indexes that the cue at ``i`` negates: up to ten following words of its clause."""
+    scope = []
+    for j in range(i + 1, min(len(words), i + 11)):
+        if clauses[j] != clauses[i] or words[j] in CLAUSE_BREAKS:
+            break
+        if words[j] in ("and", "then") and not _CHOICE_VERBS.isdisjoint(words[j + 1 : j + 3]):
+            break  # "skip it and use a canary": a new choice, not more of what is denied
+        scope.append(j)
+    return scope
+
+
 def negated_indexes(words: list[str], clauses: list[int]) -> set[int]:
     """:func:`negated_positions` of the tokens with these words and clauses."""
     negated: set[int] = set()
@@ -313,22 +325,13 @@ def negated_indexes(words: list[str], clauses: list[int]) -> set[int]:
         if word in NEGATION_CUES:
             if word in ("instead", "rather") and i + 1 < n and words[i + 1] != "of":
                 continue
+            scope = _forward_scope(words, clauses, i)
             if i in negated and word in NEGATED_NEGATIONS:
                 # two negations cancel: "don't skip the tests", "never deploy without X"
                 negated.discard(i)
-                for j in range(i + 1, min(n, i + 11)):
-                    if clauses[j] != clause or words[j] in CLAUSE_BREAKS:
-                        break
-                    negated.discard(j)
-                continue
-            for j in range(i + 1, min(n, i + 11)):
-                if clauses[j] != clause or words[j] in CLAUSE_BREAKS:
-                    break
-                if words[j] in ("and", "then") and not _CHOICE_VERBS.isdisjoint(
-                    words[j + 1 : j + 3]
-                ):
-                    break  # "skip it and use a canary": a new choice, not more of what is denied
-                negated.add(j)
+                negated.difference_update(scope)
+            else:
+                negated.update(scope)
         denies = word in NEGATIVE_PREDICATES
         if (not denies and word in ("not", "never")) or (
             word.endswith("nt") and word in NEGATION_CUES

@@ -29,6 +29,11 @@ class _Entry:
     error: str | None
 
 
+def is_notes(path: Path) -> bool:
+    """Whether ``path`` is a README: notes about the decks beside them, not a deck."""
+    return path.stem.upper() == "README"
+
+
 class Catalog:
     """The decks of one directory, keyed by deck id; rescanned at most every ``interval`` s."""
 
@@ -126,7 +131,7 @@ class Catalog:
             if (
                 path.suffix.lower() not in DECK_SUFFIXES
                 or path.name.startswith(".")
-                or path.stem.upper() == "README"  # notes about the decks, not a deck
+                or is_notes(path)
             ):
                 continue
             try:

@@ -15,6 +15,7 @@ from sqlalchemy import Select, select
 
 from grader import Card, CardNotFound, Deck, GradeResult, grade_async
 from grader.llm_types import ChatClient
+from grader.scoring import at_least_2_if_covered
 from web import due, history, reviews
 from web.calibrate import Calibrator
 from web.catalog import Catalog, DeckNotFound
@@ -125,9 +126,7 @@ class Practice:
         if self.calibrator is None:
             return result.score
         score = self.calibrator.apply(deck.id, result.score, result.method)
-        if score == 1 and any(p.status == "covered" for p in result.points):
-            return 2  # as the grader's own: "1 Not at all" beside a covered point contradicts it
-        return score
+        return at_least_2_if_covered(score, result.points)
 
     async def grade(self, deck_id: str, card_key: str | int, answer: str) -> Graded:
         """Grade an answer without storing anything."""

@@ -22,7 +22,7 @@ from grader import Deck, DeckError
 from grader.decks import FORMATS, detect_format, parse_deck, to_markdown
 from grader.decks._common import deck_id as deck_id_of
 from grader.decks.lint import Finding, check_cards
-from web.catalog import DECK_SUFFIXES, Catalog, DeckNotFound
+from web.catalog import DECK_SUFFIXES, Catalog, DeckNotFound, is_notes
 
 NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_NAME = 80
@@ -127,7 +127,7 @@ def files_named(decks_dir: Path, name: str) -> list[Path]:
         for p in children
         if p.suffix.lower() in DECK_SUFFIXES
         and not p.name.startswith(".")
-        and p.stem.upper() != "README"
+        and not is_notes(p)
         and p.is_file()
         and deck_id_of(p.name) == name
     ]
