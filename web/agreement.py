@@ -17,7 +17,8 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import case, func, select
 
-from web.store import Attempt, Store
+from web.models import Attempt
+from web.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,8 @@ from sqlalchemy.orm import defer
 
 from grader import CardNotFound
 from web.catalog import Catalog, DeckNotFound
-from web.store import Attempt, Store
+from web.models import Attempt
+from web.store import Store
 
 
 def attempts_query(

@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from web.models import Attempt, CardState, Review
 from web.schedule import Reviewed, ReviewInput, Schedule, rating_for
-from web.store import Attempt, CardState, Review
 
 
 def record(

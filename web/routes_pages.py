@@ -20,9 +20,10 @@ from web.calibrate import note as calibration_note
 from web.catalog import labelled
 from web.deps import CsrfToken, PracticeDep, SettingsDep, verify_csrf
 from web.highlight import segments
+from web.models import Attempt
 from web.practice import AnswerTooLong, NotFound, Practice
 from web.security import CSRF_COOKIE
-from web.store import Attempt, unavailable_reason
+from web.store import unavailable_reason
 
 router = APIRouter(include_in_schema=False)
 

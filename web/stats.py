@@ -18,7 +18,8 @@ from sqlalchemy import select
 from grader import Deck
 from web.agreement import Report, Scored, report
 from web.catalog import Catalog, DeckNotFound, labelled
-from web.store import Attempt, CardState, Review, Store, utcnow
+from web.models import Attempt, CardState, Review, utcnow
+from web.store import Store
 
 WINDOWS = (7, 30, 90, 365)  # the day ranges the pages offer
 DEFAULT_DAYS = 30
