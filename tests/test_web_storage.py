@@ -168,6 +168,7 @@ def test_a_database_that_cannot_be_written_is_refused_at_start(tmp_path):
         read_only.create_schema()
 
 
+@pytest.mark.sqlite
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(web_app):
     with web_app.state.store.read() as session:
         assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"

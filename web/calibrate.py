@@ -122,6 +122,7 @@ class Calibrator:
     ) -> None:
         """Count a final score (replacing ``previous``, a re-score's earlier one) and refit the
         deck's map, inside the caller's write transaction."""
+        self.store.lock(session, f"calibration:{deck_id}")  # one refit of a deck at a time
         if previous is not None:
             session.execute(
                 update(CalibrationCount)
@@ -166,7 +167,7 @@ class Calibrator:
         calibration = fit_calibration(
             self._pairs(session, deck_id, method), min_overrides=self.min_overrides
         )
-        row = session.get(DeckCalibration, deck_id, with_for_update=True)
+        row = session.get(DeckCalibration, deck_id)
         maps = dict(_parse(row.calibration if row is not None else None))
         if calibration is None:
             maps.pop(method, None)
@@ -185,6 +186,7 @@ class Calibrator:
         """Fit the deck's map for ``method`` again from its counts and store it (None: not
         enough overrides yet)."""
         with self.store.write() as session:
+            self.store.lock(session, f"calibration:{deck_id}")
             return self._refit(session, deck_id, method)
 
     def load(self) -> None:
@@ -205,7 +207,8 @@ class Calibrator:
         """The deck's own switch, for every method (stored; takes effect for the next
         suggestion, in every server process)."""
         with self.store.write() as session:
-            row = session.get(DeckCalibration, deck_id, with_for_update=True)
+            self.store.lock(session, f"calibration:{deck_id}")
+            row = session.get(DeckCalibration, deck_id)
             if row is None:
                 session.add(DeckCalibration(deck_id=deck_id, enabled=enabled, calibration=None))
             else:

@@ -227,6 +227,9 @@ class Practice:
             attempt = session.get(Attempt, attempt_id)
             if attempt is None:
                 raise NotFound(f"no attempt {attempt_id}")
+            # one writer per card at a time: its first review creates its state
+            self.store.lock(session, f"card:{attempt.deck_id}:{attempt.card_id}")
+            session.refresh(attempt)
             previous = attempt.final
             state = reviews.record(session, self.schedule, attempt, score, now)
             attempt.final = score

@@ -216,6 +216,14 @@ class Store:
             yield session
             session.commit()
 
+    def lock(self, session: Session, key: str) -> None:
+        """Hold ``key`` until the session's transaction ends: writers of one card (or one
+        deck's totals) take turns on a server database. SQLite's writers take turns anyway."""
+        if not self._sqlite:
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+            )
+
     def dispose(self) -> None:
         self.engine.dispose()
 
