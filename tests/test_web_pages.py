@@ -419,3 +419,20 @@ def test_api_docs_page_loads_local_swagger(web_client):
     assert "/static/swagger/swagger-ui-bundle.js" in page.text
     assert web_client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
     assert web_client.get("/openapi.json").status_code == 200
+
+
+def test_a_deck_page_shows_a_hundred_cards_a_page(tmp_path, web_settings, decks_dir):
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    cards = "\n".join(f"## card-{i}\n\nQuestion {i}?\n\n- Point {i}\n" for i in range(1, 251))
+    (decks_dir / "big.md").write_text(f"# Big\n\n{cards}", encoding="utf-8")
+    with TestClient(create_app(web_settings)) as client:
+        first = client.get("/decks/big").text
+        last = client.get("/decks/big?page=3").text
+        beyond = client.get("/decks/big?page=4")
+    assert "Question 100?" in first and "Question 101?" not in first and "Page 1 of 3" in first
+    assert "Question 201?" in last and "Question 250?" in last and "Question 200?" not in last
+    assert 'href="/decks/big/cards/' in first
+    assert beyond.status_code == 404
