@@ -36,6 +36,7 @@ class Scored:
     suggested: int  # shown
     grader: int  # the grader's own, uncalibrated
     final: int
+    n: int = 1  # how many scored attempts had exactly these values (from a GROUP BY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,12 +94,12 @@ def agreement(rows: Iterable[Scored]) -> Agreement:
     n = exact = signed = absolute = g_exact = g_signed = 0
     for r in rows:
         d = r.final - r.suggested
-        n += 1
-        exact += d == 0
-        signed += d
-        absolute += abs(d)
-        g_exact += r.final == r.grader
-        g_signed += r.final - r.grader
+        n += r.n
+        exact += r.n * (d == 0)
+        signed += r.n * d
+        absolute += r.n * abs(d)
+        g_exact += r.n * (r.final == r.grader)
+        g_signed += r.n * (r.final - r.grader)
     return Agreement(n, exact, signed, absolute, g_exact, g_signed)
 
 
