@@ -119,6 +119,34 @@ class Report:
     by_card: dict[tuple[str, str], Agreement]
 
 
+def _sum(parts: Iterable[Agreement]) -> Agreement:
+    total = EMPTY
+    for a in parts:
+        total = Agreement(*(x + y for x, y in zip(
+            (total.n, total.exact, total.signed_sum, total.abs_sum, total.grader_exact,
+             total.grader_signed_sum),
+            (a.n, a.exact, a.signed_sum, a.abs_sum, a.grader_exact, a.grader_signed_sum),
+            strict=True,
+        )))  # fmt: skip
+    return total
+
+
+def grouped_report(groups: Iterable[tuple[str, str, str, Agreement]]) -> Report:
+    """The report from agreements already summed per (deck, card, method), e.g. by SQL."""
+    groups = list(groups)
+    by: dict[str, dict[Any, list[Agreement]]] = {"method": {}, "deck": {}, "card": {}}
+    for deck_id, card_id, method, a in groups:
+        by["method"].setdefault(method, []).append(a)
+        by["deck"].setdefault(deck_id, []).append(a)
+        by["card"].setdefault((deck_id, card_id), []).append(a)
+    return Report(
+        overall=_sum(a for *_, a in groups),
+        by_method={k: _sum(v) for k, v in sorted(by["method"].items())},
+        by_deck={k: _sum(v) for k, v in sorted(by["deck"].items())},
+        by_card={k: _sum(v) for k, v in by["card"].items()},
+    )
+
+
 def report(rows: Iterable[Scored]) -> Report:
     rows = list(rows)
     return Report(

@@ -143,12 +143,17 @@ class Review(Base):
     reviewed_at: Mapped[datetime]
     duration_ms: Mapped[int | None]
     due_after: Mapped[datetime]  # when this review scheduled the card next
+    # the end of the time this review leaves its card mastered (final 4-5: until it falls due
+    # or the card's next review, whichever is first; None below 4), so mastery over time is
+    # a count of intervals, not a replay of every card's history
+    mastered_until: Mapped[datetime | None]
 
     attempt: Mapped[Attempt] = relationship(back_populates="review", lazy="raise")
 
     __table_args__ = (
         Index("ix_reviews_deck_card_time", "deck_id", "card_id", "reviewed_at"),
         Index("ix_reviews_reviewed_at", "reviewed_at"),
+        Index("ix_reviews_mastered_until", "mastered_until"),
     )
 
 

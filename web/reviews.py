@@ -15,6 +15,15 @@ from sqlalchemy.orm import Session
 from web.models import Attempt, CardState, Review
 from web.schedule import Reviewed, ReviewInput, Schedule, rating_for
 
+MASTERED = 4  # a last final score of at least this, and not overdue, counts as mastered
+
+
+def _mastered_until(review: Review, following: datetime | None) -> datetime | None:
+    """Until when ``review`` leaves its card mastered: its due date, or the next review."""
+    if review.score < MASTERED:
+        return None
+    return review.due_after if following is None else min(review.due_after, following)
+
 
 def record(
     session: Session, schedule: Schedule, attempt: Attempt, score: int, now: datetime
@@ -48,6 +57,15 @@ def _reschedule(
             ReviewInput(review.score, review.reviewed_at, review.duration_ms),
         )
         review.due_after = reviewed.due
+        review.mastered_until = _mastered_until(review, None)
+        previous = session.scalars(
+            select(Review)
+            .where(Review.deck_id == attempt.deck_id, Review.card_id == attempt.card_id)
+            .order_by(Review.reviewed_at.desc(), Review.id.desc())
+            .limit(1)
+        ).first()
+        if previous is not None:  # its card is no longer mastered on its account from now
+            previous.mastered_until = _mastered_until(previous, review.reviewed_at)
         reps = state.reps + 1
         introduced_at = state.introduced_at
         last = review
@@ -67,6 +85,8 @@ def _reschedule(
         )
         for r, due_after in zip(history, reviewed.due_after, strict=True):
             r.due_after = due_after
+        for r, following in zip(history, [*history[1:], None], strict=True):
+            r.mastered_until = _mastered_until(r, following.reviewed_at if following else None)
         reps = len(history)
         introduced_at = history[0].reviewed_at
         last = history[-1]

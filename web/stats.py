@@ -15,18 +15,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import Text, and_, case, cast, func, select
+from sqlalchemy import Text, and_, case, cast, func, select, true
 from sqlalchemy.orm import Session
 
 from grader import Deck
-from web.agreement import Report, Scored, report
+from web.agreement import Agreement, Report, grouped_report
 from web.catalog import Catalog, DeckNotFound, labelled
 from web.models import Attempt, CardState, Review, utcnow
+from web.reviews import MASTERED
 from web.store import Store
 
 WINDOWS = (7, 30, 90, 365)  # the day ranges the pages offer
 DEFAULT_DAYS = 30
-MASTERED = 4  # a last final score of at least this, and not overdue, counts as mastered
 RECENT = 3  # the weakest cards are ranked by the mean of their last RECENT final scores
 MAX_POINT_ROWS = 2_000  # the most recent attempts whose points count for "missed most often"
 
@@ -185,19 +185,18 @@ def compute(
         gone = sorted({d for d, _, _, _ in totals} - set(decks))
         if gone:
             universe.update(_cards_of(session, gone))
-        hourly = _hourly_reviews(session, deck_id, start)
-        before = _last_reviews_before(session, deck_id, start, {(d, c) for d, c, *_ in hourly})
-        scored_rows = _scored(session, deck_id)
+        reviews_by_hour = _reviews_by_hour(session, deck_id, start)
+        mastery = _mastery(session, deck_id, window, start, now, tz)
+        agreement = _agreement(session, deck_id)
         weakest = _weakest(session, deck_id, decks, now)
         missed = _missed(session, deck_id, decks)
         llm = _llm(session, deck_id)
         mastered_now = _mastered_now(session, deck_id, now) if deck_id is None else None
 
     per_day: Counter[date] = Counter()
-    for _d, _c, hour, _at, _score, _due, count in hourly:
+    for hour, count in reviews_by_hour:
         per_day[_local(hour, tz).date()] += count
     reviews_per_day = [(d, per_day.get(d, 0)) for d in window]
-    mastery = _mastery(before, hourly, universe, window, now, tz)
 
     score_counts = [0] * 5
     methods: Counter[str] = Counter()
@@ -223,7 +222,7 @@ def compute(
         methods=dict(methods.most_common()),
         weakest=weakest,
         missed=missed,
-        agreement=report(scored_rows),
+        agreement=agreement,
         llm=llm,
     )
     if deck_id is None and mastered_now is not None:
@@ -260,116 +259,98 @@ def _hour(session: Session, column: Any) -> Any:
     return func.strftime("%Y-%m-%d %H", column)
 
 
-def _hourly_reviews(session: Session, deck_id: str | None, start: datetime) -> list[Any]:
-    """Per card and UTC hour since ``start``: the hour (end), the last review's score and
-    next due date, and how many reviews the card had in that hour."""
-    hour = _hour(session, Review.reviewed_at)
-    ranked = _where_deck(
-        select(
-            Review.deck_id,
-            Review.card_id,
-            hour.label("hour"),
-            Review.reviewed_at,
-            Review.score,
-            Review.due_after,
-            func.row_number()
-            .over(
-                partition_by=(Review.deck_id, Review.card_id, hour),
-                order_by=(Review.reviewed_at.desc(), Review.id.desc()),
-            )
-            .label("rn"),
-            func.count().over(partition_by=(Review.deck_id, Review.card_id, hour)).label("n"),
-        ).where(Review.reviewed_at >= start),
-        Review.deck_id,
-        deck_id,
-    ).subquery()
-    rows = session.execute(
-        select(
-            ranked.c.deck_id,
-            ranked.c.card_id,
-            ranked.c.hour,
-            ranked.c.reviewed_at,
-            ranked.c.score,
-            ranked.c.due_after,
-            ranked.c.n,
+def _by_hour(session: Session, column: Any, *conditions: Any) -> list[tuple[datetime, int]]:
+    """Rows meeting ``conditions`` counted by the UTC hour of ``column``: at most 24 a day."""
+    hour = _hour(session, column)
+    query = select(hour, func.count()).where(*conditions).group_by(hour)
+    return [
+        (datetime.strptime(h, "%Y-%m-%d %H").replace(tzinfo=UTC), int(n))
+        for h, n in session.execute(query)
+    ]
+
+
+def _deck_condition(column: Any, deck_id: str | None) -> Any:
+    return column == deck_id if deck_id is not None else true()
+
+
+def _reviews_by_hour(
+    session: Session, deck_id: str | None, start: datetime
+) -> list[tuple[datetime, int]]:
+    """Reviews since ``start``, by UTC hour."""
+    return _by_hour(
+        session,
+        Review.reviewed_at,
+        Review.reviewed_at >= start,
+        _deck_condition(Review.deck_id, deck_id),
+    )
+
+
+def _mastery(
+    session: Session,
+    deck_id: str | None,
+    window: list[date],
+    start: datetime,
+    now: datetime,
+    tz: tzinfo | None,
+) -> list[tuple[date, int]]:
+    """Mastered cards at the end of each day (now, for today): the card's last final score
+    is 4-5 and its next review is not yet due. Each review of 4-5 leaves its card mastered
+    from when it was given until ``mastered_until``; so the count at a moment is the intervals
+    begun by then less those ended by then, counted by hour in the database."""
+    deck = _deck_condition(Review.deck_id, deck_id)
+    mastered = and_(Review.mastered_until.is_not(None), Review.reviewed_at < Review.mastered_until)
+    at_start = session.scalar(
+        select(func.count()).where(
+            deck, mastered, Review.reviewed_at < start, Review.mastered_until > start
         )
-        .where(ranked.c.rn == 1)
-        .order_by(ranked.c.reviewed_at)
-    ).all()
-    out = []
-    for d, c, h, at, score, due_after, n in rows:
-        hour_start = datetime.strptime(h, "%Y-%m-%d %H").replace(tzinfo=UTC)
-        out.append((str(d), str(c), hour_start, _utc(at), int(score), _utc(due_after), int(n)))
+    )
+    begun = _by_hour(session, Review.reviewed_at, deck, mastered, Review.reviewed_at >= start)
+    ended = _by_hour(
+        session,
+        Review.mastered_until,
+        deck,
+        Review.mastered_until > start,
+        Review.mastered_until <= now,
+        mastered,
+    )
+    events = sorted([(h, n) for h, n in begun] + [(h, -n) for h, n in ended])
+    count, i, out = int(at_start or 0), 0, []
+    for day in window:
+        moment = min(_end_of_day(day, tz), now)
+        # an hour counts once it has begun before the moment (whole hours: day ends and now)
+        while i < len(events) and (events[i][0] < moment):
+            count += events[i][1]
+            i += 1
+        out.append((day, count))
     return out
 
 
-def _utc(value: Any) -> datetime:
-    """A datetime read through a subquery, where it may arrive naive or as text: aware UTC."""
-    if not isinstance(value, datetime):
-        value = datetime.fromisoformat(str(value))
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _last_reviews_before(
-    session: Session, deck_id: str | None, start: datetime, cards: set[tuple[str, str]]
-) -> dict[tuple[str, str], tuple[int, datetime]]:
-    """Each card's last review before ``start`` (score, next due): where the window starts.
-    Cards without a review in the window keep their current state (``card_states``)."""
-    out: dict[tuple[str, str], tuple[int, datetime]] = {}
+def _agreement(session: Session, deck_id: str | None) -> Report:
+    """Agreement by deck, card and method, summed by the database."""
+    diff = Attempt.final - Attempt.suggested
     query = _where_deck(
-        select(CardState.deck_id, CardState.card_id, CardState.last_score, CardState.due).where(
-            CardState.last_reviewed_at < start
-        ),
-        CardState.deck_id,
-        deck_id,
-    )
-    for d, c, score, due_at in session.execute(query):
-        if (d, c) not in cards and score is not None:
-            out[(str(d), str(c))] = (int(score), due_at)
-    if not cards:
-        return out
-    ranked = _where_deck(
         select(
-            Review.deck_id,
-            Review.card_id,
-            Review.score,
-            Review.due_after,
-            func.row_number()
-            .over(
-                partition_by=(Review.deck_id, Review.card_id),
-                order_by=(Review.reviewed_at.desc(), Review.id.desc()),
-            )
-            .label("rn"),
-        ).where(Review.reviewed_at < start),
-        Review.deck_id,
-        deck_id,
-    ).subquery()
-    query = select(ranked.c.deck_id, ranked.c.card_id, ranked.c.score, ranked.c.due_after).where(
-        ranked.c.rn == 1
-    )
-    for d, c, score, due_after in session.execute(query):
-        if (d, c) in cards:
-            out[(str(d), str(c))] = (int(score), _utc(due_after))
-    return out
-
-
-def _scored(session: Session, deck_id: str | None) -> list[Scored]:
-    """Scored attempts counted by deck, card, method and (suggested, grader, final)."""
-    columns = (
-        Attempt.deck_id,
-        Attempt.card_id,
-        Attempt.method,
-        Attempt.suggested,
-        Attempt.grader_score,
-        Attempt.final,
-    )
-    query = (
-        select(*columns, func.count())
+            Attempt.deck_id,
+            Attempt.card_id,
+            Attempt.method,
+            func.count(),
+            func.sum(case((Attempt.final == Attempt.suggested, 1), else_=0)),
+            func.sum(diff),
+            func.sum(func.abs(diff)),
+            func.sum(case((Attempt.final == Attempt.grader_score, 1), else_=0)),
+            func.sum(Attempt.final - Attempt.grader_score),
+        )
         .where(Attempt.final.is_not(None))
-        .group_by(*columns)
-        .order_by(Attempt.deck_id, Attempt.card_id, Attempt.method)
+        .group_by(Attempt.deck_id, Attempt.card_id, Attempt.method)
+        .order_by(Attempt.deck_id, Attempt.card_id, Attempt.method),
+        Attempt.deck_id,
+        deck_id,
     )
-    return [Scored(*row) for row in session.execute(_where_deck(query, Attempt.deck_id, deck_id))]
+    groups = [
+        (str(d), str(c), str(m), Agreement(*(int(x or 0) for x in sums)))
+        for d, c, m, *sums in session.execute(query)
+    ]
+    return grouped_report(groups)
 
 
 def _mastered_now(session: Session, deck_id: str | None, now: datetime) -> Counter[tuple[str, str]]:
@@ -381,30 +362,6 @@ def _mastered_now(session: Session, deck_id: str | None, now: datetime) -> Count
 
 
 # --- figures ----------------------------------------------------------------------------------
-
-
-def _mastery(
-    before: dict[tuple[str, str], tuple[int, datetime]],
-    hourly: list[Any],
-    universe: set[tuple[str, str]],
-    window: list[date],
-    now: datetime,
-    tz: tzinfo | None,
-) -> list[tuple[date, int]]:
-    """Mastered cards at the end of each day (now, for today): the card's last final score
-    is 4-5 and its next review is not yet due. ``hourly`` is in time order."""
-    last = {key: value for key, value in before.items() if key in universe}
-    out: list[tuple[date, int]] = []
-    i = 0
-    for day in window:
-        moment = min(_end_of_day(day, tz), now)
-        while i < len(hourly) and hourly[i][3] <= moment:
-            d, c, _hour, _at, score, due_after, _n = hourly[i]
-            if (d, c) in universe:
-                last[(d, c)] = (score, due_after)
-            i += 1
-        out.append((day, sum(1 for s, due in last.values() if s >= MASTERED and due > moment)))
-    return out
 
 
 class _Cards:
