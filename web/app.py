@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     calibrator.load()
     practice = Practice(settings, store, catalog, schedule, metrics, fuzzy, calibrator=calibrator)
-    metrics.registry.register(AgreementCollector(store, calibrator.active_decks))
+    metrics.add_collector(AgreementCollector(store, calibrator.active_decks))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
