@@ -82,8 +82,9 @@ def test_a_version_1_database_opens_with_everything_kept(v1_database, web_settin
         assert LLMCache(app.state.store).get("k") == "reply"
         new = client.post("/api/attempts", json={"deck": "mlops", "card": "1", "answer": ""})
         assert new.json()["attempt_id"] == 22
-        stats = client.get("/decks/mlops/stats")
-        assert stats.status_code == 200
+        figures = client.get("/decks/mlops/stats").context["s"]
+        assert figures.agreement.overall.n == 20  # summed by 0002
+        assert (figures.weakest[0].card_id, figures.weakest[0].scored) == (CARD1, 20)
         assert app.state.store.schema_version() == SCHEMA_VERSION
 
 

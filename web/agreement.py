@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from web.models import Attempt
-from web.store import Store
+from web.models import AgreementTotal, Attempt
+from web.store import Store, add_to
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,40 @@ def report(rows: Iterable[Scored]) -> Report:
     )
 
 
+def record(session: Session, attempt: Attempt, final: int, previous: int | None) -> None:
+    """Add a final score to its card's agreement sums (replacing ``previous``, a re-score's
+    earlier one), inside the caller's write transaction."""
+    key = {"deck_id": attempt.deck_id, "card_id": attempt.card_id, "method": attempt.method}
+
+    def amounts(score: int, sign: int) -> dict[str, int]:
+        d = score - attempt.suggested
+        return {
+            "n": sign,
+            "exact": sign * (d == 0),
+            "signed_sum": sign * d,
+            "abs_sum": sign * abs(d),
+            "grader_exact": sign * (score == attempt.grader_score),
+            "grader_signed_sum": sign * (score - attempt.grader_score),
+        }
+
+    if previous is not None:
+        add_to(session, AgreementTotal, key, amounts(previous, -1))
+    add_to(session, AgreementTotal, key, amounts(final, 1))
+
+
+def totals(session: Session, deck_id: str | None = None) -> list[tuple[str, str, str, Agreement]]:
+    """The agreement sums per (deck, card, method), of one deck or every deck."""
+    query = select(AgreementTotal).where(AgreementTotal.n > 0)
+    if deck_id is not None:
+        query = query.where(AgreementTotal.deck_id == deck_id)
+    query = query.order_by(AgreementTotal.deck_id, AgreementTotal.card_id, AgreementTotal.method)
+    return [
+        (t.deck_id, t.card_id, t.method,
+         Agreement(t.n, t.exact, t.signed_sum, t.abs_sum, t.grader_exact, t.grader_signed_sum))
+        for t in session.scalars(query)
+    ]  # fmt: skip
+
+
 # --- /metrics ---------------------------------------------------------------------------------
 
 
@@ -209,20 +244,20 @@ class AgreementCollector:
     def collect(self) -> Iterator[GaugeMetricFamily]:
         families = list(self._families())
         n, exact, signed, absolute, grader_exact, active = families
-        diff = Attempt.final - Attempt.suggested
+        t = AgreementTotal
         query = (
             select(
-                Attempt.deck_id,
-                Attempt.method,
-                func.count(),
-                func.sum(case((Attempt.final == Attempt.suggested, 1), else_=0)),
-                func.sum(diff),
-                func.sum(func.abs(diff)),
-                func.sum(case((Attempt.final == Attempt.grader_score, 1), else_=0)),
+                t.deck_id,
+                t.method,
+                func.sum(t.n),
+                func.sum(t.exact),
+                func.sum(t.signed_sum),
+                func.sum(t.abs_sum),
+                func.sum(t.grader_exact),
             )
-            .where(Attempt.final.is_not(None))
-            .group_by(Attempt.deck_id, Attempt.method)
-            .order_by(Attempt.deck_id, Attempt.method)
+            .group_by(t.deck_id, t.method)
+            .having(func.sum(t.n) > 0)
+            .order_by(t.deck_id, t.method)
         )
         try:
             with self.store.read() as session:

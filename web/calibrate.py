@@ -4,7 +4,8 @@ Every scored attempt is a (grader's score, final score) pair; the attempt keeps 
 own, uncalibrated score (``Attempt.grader_score``) beside the suggestion shown
 (``Attempt.suggested``), so maps always learn from uncalibrated pairs. The pairs are counted
 as they are scored (``calibration_counts``: at most 25 rows per deck and method), so a refit
-reads those counts, never the deck's history. Once a deck has ``min_overrides`` overrides,
+reads those counts, never the deck's history (and a deck with thousands of pairs is refitted
+each time they grow by 1%, not on every score). Once a deck has ``min_overrides`` overrides,
 ``grader.calibration.fit_calibration`` gives a monotone map 1-5 -> 1-5, stored in
 ``deck_calibrations`` in the same transaction as the score, and applied to every later
 suggestion for that deck unless switched off (globally by the setting
@@ -21,16 +22,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.calibration import Calibration, fit_calibration
 from web.models import CalibrationCount, DeckCalibration, utcnow
-from web.store import Store
+from web.store import Store, add_to
 
 METHODS = ("fuzzy", "llm")
+# a map fitted from this many pairs or more is refitted once they have grown by REFIT_GROWTH
+REFIT_ALWAYS_BELOW = 2000
+REFIT_GROWTH = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,39 +125,24 @@ class Calibrator:
         """Count a final score (replacing ``previous``, a re-score's earlier one) and refit the
         deck's map, inside the caller's write transaction."""
         self.store.lock(session, f"calibration:{deck_id}")  # one refit of a deck at a time
+        key = {"deck_id": deck_id, "method": method, "grader_score": grader_score}
         if previous is not None:
-            session.execute(
-                update(CalibrationCount)
-                .where(
-                    CalibrationCount.deck_id == deck_id,
-                    CalibrationCount.method == method,
-                    CalibrationCount.grader_score == grader_score,
-                    CalibrationCount.final == previous,
-                )
-                .values(n=CalibrationCount.n - 1)
-            )
-        self._count(session, deck_id, method, grader_score, final)
+            add_to(session, CalibrationCount, {**key, "final": previous}, {"n": -1})
+        add_to(session, CalibrationCount, {**key, "final": final}, {"n": 1})
         if self.enabled:  # switched off everywhere: load() refits when it is on again
-            self._refit(session, deck_id, method)
+            self._refit(session, deck_id, method, always=False)
 
-    def _count(self, session: Session, deck_id: str, method: str, score: int, final: int) -> None:
-        values = {"deck_id": deck_id, "method": method, "grader_score": score, "final": final}
-        if session.get_bind().dialect.name == "postgresql":
-            statement: Any = pg_insert(CalibrationCount)
-        else:
-            statement = sqlite_insert(CalibrationCount)
-        statement = statement.values(**values, n=1).on_conflict_do_update(
-            index_elements=list(values), set_={"n": CalibrationCount.n + 1}
-        )
-        session.execute(statement)
-
-    def _pairs(self, session: Session, deck_id: str, method: str) -> list[tuple[int, int]]:
-        counts = session.execute(
+    def _counts(self, session: Session, deck_id: str, method: str) -> list[tuple[int, int, int]]:
+        """(grader's score, final score, how many): at most 25 rows."""
+        rows = session.execute(
             select(CalibrationCount.grader_score, CalibrationCount.final, CalibrationCount.n)
             .where(CalibrationCount.deck_id == deck_id, CalibrationCount.method == method)
             .order_by(CalibrationCount.grader_score, CalibrationCount.final)
         ).all()
-        return [(int(s), int(f)) for s, f, n in counts for _ in range(int(n))]
+        return [(int(s), int(f), int(n)) for s, f, n in rows if n]
+
+    def _pairs(self, session: Session, deck_id: str, method: str) -> list[tuple[int, int]]:
+        return [(s, f) for s, f, n in self._counts(session, deck_id, method) for _ in range(n)]
 
     def pairs(self, deck_id: str, method: str = "fuzzy") -> list[tuple[int, int]]:
         """The (grader's score, final score) pairs of the deck's scored attempts graded by
@@ -163,12 +150,31 @@ class Calibrator:
         with self.store.read() as session:
             return self._pairs(session, deck_id, method)
 
-    def _refit(self, session: Session, deck_id: str, method: str) -> Calibration | None:
-        calibration = fit_calibration(
-            self._pairs(session, deck_id, method), min_overrides=self.min_overrides
-        )
+    def _refit(
+        self, session: Session, deck_id: str, method: str, *, always: bool = True
+    ) -> Calibration | None:
+        """Fit and store the deck's map for ``method``. Unless ``always``, a map fitted from
+        REFIT_ALWAYS_BELOW pairs or more is kept until the pairs have grown by REFIT_GROWTH:
+        the fit reads every pair (pure Python), and one more pair in thousands moves no
+        level's mean by a score."""
+        counts = self._counts(session, deck_id, method)
+        total = sum(n for _, _, n in counts)
+        overrides = sum(n for s, f, n in counts if s != f)
         row = session.get(DeckCalibration, deck_id)
         maps = dict(_parse(row.calibration if row is not None else None))
+        current = maps.get(method)
+        if (
+            not always
+            and current is not None
+            and overrides >= self.min_overrides
+            and current.pairs >= REFIT_ALWAYS_BELOW
+            and abs(total - current.pairs) < current.pairs * REFIT_GROWTH
+        ):
+            return current
+        calibration = None
+        if overrides >= self.min_overrides:
+            pairs = [(s, f) for s, f, n in counts for _ in range(n)]
+            calibration = fit_calibration(pairs, min_overrides=self.min_overrides)
         if calibration is None:
             maps.pop(method, None)
         else:
@@ -218,7 +224,7 @@ class Calibrator:
     def state(self, deck_id: str, method: str = "fuzzy") -> DeckState:
         with self.store.read() as session:
             row = session.get(DeckCalibration, deck_id)
-            pairs = self._pairs(session, deck_id, method)
+            counts = self._counts(session, deck_id, method)
         return DeckState(
             deck_id=deck_id,
             method=method,
@@ -226,7 +232,7 @@ class Calibrator:
             globally_enabled=self.enabled,
             calibration=_parse(row.calibration if row is not None else None).get(method),
             min_overrides=self.min_overrides,
-            overrides=sum(1 for s, f in pairs if s != f),
+            overrides=sum(n for s, f, n in counts if s != f),
         )
 
     def active_decks(self) -> list[str]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, TypeDecorator, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # The schema version kept in ``meta`` since the first release; Alembic's revision is the
@@ -71,7 +71,8 @@ class Attempt(Base):
     method: Mapped[str] = mapped_column(String(16))
     grader_version: Mapped[str] = mapped_column(String(32))
     warnings: Mapped[list[str]] = mapped_column(default=list)
-    llm_usage: Mapped[dict[str, Any] | None]
+    # SQL NULL when no LLM was used (not JSON null), so an index can skip those attempts
+    llm_usage: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     final: Mapped[int | None]
     seconds: Mapped[float | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -89,6 +90,13 @@ class Attempt(Base):
         Index("ix_attempts_created_at", "created_at"),
         # per-deck totals (attempts, scored, by method) from the index alone
         Index("ix_attempts_deck_final", "deck_id", "final", "method"),
+        # the few attempts that used the LLM, for its usage figures
+        Index(
+            "ix_attempts_llm_usage",
+            "deck_id",
+            sqlite_where=text("llm_usage IS NOT NULL"),
+            postgresql_where=text("llm_usage IS NOT NULL"),
+        ),
     )
 
     @property
@@ -154,6 +162,8 @@ class Review(Base):
         Index("ix_reviews_deck_card_time", "deck_id", "card_id", "reviewed_at"),
         Index("ix_reviews_reviewed_at", "reviewed_at"),
         Index("ix_reviews_mastered_until", "mastered_until"),
+        Index("ix_reviews_deck_time", "deck_id", "reviewed_at"),
+        Index("ix_reviews_deck_mastered_until", "deck_id", "mastered_until"),
     )
 
 
@@ -170,6 +180,8 @@ class CardState(Base):
     last_score: Mapped[int | None]
     introduced_at: Mapped[datetime]  # the first review: counts against the daily new limit
     last_reviewed_at: Mapped[datetime]
+    # the final scores of the card's last few reviews, oldest first (for "weakest cards")
+    recent_scores: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True))
 
     __table_args__ = (Index("ix_card_states_deck_due", "deck_id", "due"),)
 
@@ -207,3 +219,21 @@ class CalibrationCount(Base):
     grader_score: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     final: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     n: Mapped[int]
+
+
+class AgreementTotal(Base):
+    """Running sums of a card's scored attempts by grading method: how often the final score
+    equals the suggestion and by how much they differ (see ``web.agreement``), kept as scores
+    come in so that agreement never re-reads the history."""
+
+    __tablename__ = "agreement_totals"
+
+    deck_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    card_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    method: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int]
+    exact: Mapped[int]  # final == suggested
+    signed_sum: Mapped[int]  # of final - suggested
+    abs_sum: Mapped[int]
+    grader_exact: Mapped[int]  # final == the grader's own score
+    grader_signed_sum: Mapped[int]

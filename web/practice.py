@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from grader import Card, CardNotFound, Deck, GradeResult, grade_async
 from grader.llm_types import ChatClient
 from grader.scoring import at_least_2_if_covered
-from web import due, history, reviews
+from web import agreement, due, history, reviews
 from web.calibrate import Calibrator
 from web.catalog import Catalog, DeckNotFound
 from web.grading import FuzzyGrader
@@ -234,6 +234,7 @@ class Practice:
             state = reviews.record(session, self.schedule, attempt, score, now)
             attempt.final = score
             attempt.scored_at = now
+            agreement.record(session, attempt, score, previous)
             if self.calibrator is not None:  # every score is a label: count it, refit
                 self.calibrator.record(
                     session, attempt.deck_id, attempt.method, attempt.grader_score, score, previous

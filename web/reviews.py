@@ -16,6 +16,7 @@ from web.models import Attempt, CardState, Review
 from web.schedule import Reviewed, ReviewInput, Schedule, rating_for
 
 MASTERED = 4  # a last final score of at least this, and not overdue, counts as mastered
+RECENT = 3  # the weakest cards are ranked by the mean of their last RECENT final scores
 
 
 def _mastered_until(review: Review, following: datetime | None) -> datetime | None:
@@ -69,6 +70,7 @@ def _reschedule(
         reps = state.reps + 1
         introduced_at = state.introduced_at
         last = review
+        recent = [*(state.recent_scores or []), review.score][-RECENT:]
     else:
         # a first review, or a re-score: replay the card's whole history, oldest first
         stored = session.scalars(
@@ -90,6 +92,7 @@ def _reschedule(
         reps = len(history)
         introduced_at = history[0].reviewed_at
         last = history[-1]
+        recent = [r.score for r in history[-RECENT:]]
     if state is None:
         state = CardState(deck_id=attempt.deck_id, card_id=attempt.card_id)
         session.add(state)
@@ -98,5 +101,6 @@ def _reschedule(
     state.fsrs_card = reviewed.to_dict()
     state.due = reviewed.due
     state.last_score = last.score
+    state.recent_scores = recent
     state.last_reviewed_at = last.reviewed_at
     return state

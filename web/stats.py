@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import Text, and_, case, cast, func, select, true
+from sqlalchemy import Text, and_, cast, func, select, true
 from sqlalchemy.orm import Session
 
 from grader import Deck
-from web.agreement import Agreement, Report, grouped_report
+from web.agreement import Report, grouped_report
+from web.agreement import totals as agreement_totals
 from web.catalog import Catalog, DeckNotFound, labelled
 from web.models import Attempt, CardState, Review, utcnow
 from web.reviews import MASTERED
@@ -27,7 +28,6 @@ from web.store import Store
 
 WINDOWS = (7, 30, 90, 365)  # the day ranges the pages offer
 DEFAULT_DAYS = 30
-RECENT = 3  # the weakest cards are ranked by the mean of their last RECENT final scores
 MAX_POINT_ROWS = 2_000  # the most recent attempts whose points count for "missed most often"
 
 
@@ -326,31 +326,8 @@ def _mastery(
 
 
 def _agreement(session: Session, deck_id: str | None) -> Report:
-    """Agreement by deck, card and method, summed by the database."""
-    diff = Attempt.final - Attempt.suggested
-    query = _where_deck(
-        select(
-            Attempt.deck_id,
-            Attempt.card_id,
-            Attempt.method,
-            func.count(),
-            func.sum(case((Attempt.final == Attempt.suggested, 1), else_=0)),
-            func.sum(diff),
-            func.sum(func.abs(diff)),
-            func.sum(case((Attempt.final == Attempt.grader_score, 1), else_=0)),
-            func.sum(Attempt.final - Attempt.grader_score),
-        )
-        .where(Attempt.final.is_not(None))
-        .group_by(Attempt.deck_id, Attempt.card_id, Attempt.method)
-        .order_by(Attempt.deck_id, Attempt.card_id, Attempt.method),
-        Attempt.deck_id,
-        deck_id,
-    )
-    groups = [
-        (str(d), str(c), str(m), Agreement(*(int(x or 0) for x in sums)))
-        for d, c, m, *sums in session.execute(query)
-    ]
-    return grouped_report(groups)
+    """Agreement by deck, card and method, from the sums kept per card as scores come in."""
+    return grouped_report(agreement_totals(session, deck_id))
 
 
 def _mastered_now(session: Session, deck_id: str | None, now: datetime) -> Counter[tuple[str, str]]:
@@ -387,64 +364,49 @@ def _weakest(
     now: datetime,
     limit: int = 5,
 ) -> list[CardStat]:
-    """The cards with the lowest recent final scores (their last RECENT reviews)."""
-    ranked = _where_deck(
+    """The cards with the lowest recent final scores (the mean of their last RECENT reviews,
+    kept in each card's state)."""
+    query = _where_deck(
         select(
-            Review.deck_id,
-            Review.card_id,
-            Review.score,
-            func.row_number()
-            .over(
-                partition_by=(Review.deck_id, Review.card_id),
-                order_by=(Review.reviewed_at.desc(), Review.id.desc()),
-            )
-            .label("rn"),
+            CardState.deck_id,
+            CardState.card_id,
+            CardState.reps,
+            CardState.recent_scores,
+            CardState.last_score,
+            CardState.due,
         ),
-        Review.deck_id,
+        CardState.deck_id,
         deck_id,
-    ).subquery()
-    per_card = session.execute(
-        select(
-            ranked.c.deck_id,
-            ranked.c.card_id,
-            func.count(),
-            func.sum(case((ranked.c.rn <= RECENT, ranked.c.score), else_=0)),
-            func.sum(case((ranked.c.rn <= RECENT, 1), else_=0)),
-            func.max(case((ranked.c.rn == 1, ranked.c.score), else_=0)),
-        ).group_by(ranked.c.deck_id, ranked.c.card_id)
-    ).all()
+    )
     cards = _Cards(decks)
-    candidates = sorted(
-        (
-            (recent_sum / recent_n, last, -int(scored), str(d), str(c), int(scored))
-            for d, c, scored, recent_sum, recent_n, last in per_card
-            if recent_n
-        ),
-        key=lambda r: (r[0], r[1], r[2], r[3], getattr(cards.get(r[3], r[4]), "position", 0)),
-    )[:limit]
+    candidates = []
+    for d, c, reps, recent, last, due_at in session.execute(query):
+        if not recent or last is None:
+            continue
+        card = cards.get(d, c)
+        mean = sum(recent) / len(recent)
+        position = card.position if card is not None else 0
+        candidates.append((mean, last, -reps, d, position, c, reps, due_at))
     rows = []
-    for recent, last, _, d, c, scored in candidates:
-        tried_and_question = session.execute(
+    for mean, last, _, d, _, c, reps, due_at in sorted(candidates)[:limit]:
+        tried, question = session.execute(
             select(func.count(), func.max(Attempt.question)).where(
                 Attempt.deck_id == d, Attempt.card_id == c
             )
         ).one()
-        due_at = session.scalar(
-            select(CardState.due).where(CardState.deck_id == d, CardState.card_id == c)
-        )
         card = cards.get(d, c)
         rows.append(
             CardStat(
                 deck_id=d,
                 card_id=c,
                 position=card.position if card is not None else None,
-                question=card.question if card is not None else str(tried_and_question[1]),
-                attempts=int(tried_and_question[0]),
-                scored=scored,
-                recent=float(recent),
+                question=card.question if card is not None else str(question),
+                attempts=int(tried),
+                scored=int(reps),
+                recent=float(mean),
                 last=int(last),
                 due=due_at,
-                overdue=due_at is not None and due_at <= now,
+                overdue=due_at <= now,
             )
         )
     return rows

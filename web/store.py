@@ -125,6 +125,21 @@ def upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
+def add_to(session: Session, model: Any, keys: dict[str, Any], amounts: dict[str, int]) -> None:
+    """Add ``amounts`` to the columns of ``model``'s row at ``keys``, creating the row when
+    there is none: one statement, safe when several processes add at once."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    postgres = session.get_bind().dialect.name == "postgresql"
+    statement: Any = (pg_insert if postgres else sqlite_insert)(model).values(**keys, **amounts)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: getattr(model, name) + statement.excluded[name] for name in amounts},
+    )
+    session.execute(statement)
+
+
 class Store:
     """Sessions on one database: ``read()`` for queries, ``write()`` for one transaction that
     commits on leaving the block."""

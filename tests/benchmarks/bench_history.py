@@ -41,9 +41,9 @@ def write_deck(path: Path, cards: int) -> None:
 def seed(store, cards: int, start: int, count: int, rng: random.Random) -> None:  # type: ignore[no-untyped-def]
     """Add ``count`` attempts (ids from ``start``) with reviews, states and counts to match."""
     import fsrs
-    from sqlalchemy import delete, insert, text
+    from sqlalchemy import insert, text
 
-    from web.models import Attempt, CalibrationCount, CardState, Review
+    from web.models import Attempt, CardState, Review
 
     now = datetime.now(UTC)
     attempts, reviews = [], []
@@ -77,8 +77,20 @@ def seed(store, cards: int, start: int, count: int, rng: random.Random) -> None:
             session.merge(CardState(deck_id="bench", card_id=card, fsrs_card=state, due=due_after,
                                     reps=1, last_score=final, introduced_at=at,
                                     last_reviewed_at=at))  # fmt: skip
+        session.flush()
         _fill_mastered_until(session)
-        session.execute(delete(CalibrationCount))
+        for table in ("calibration_counts", "agreement_totals"):
+            session.execute(text(f"DELETE FROM {table}"))
+        session.execute(
+            text(
+                "INSERT INTO agreement_totals (deck_id, card_id, method, n, exact, signed_sum,"
+                " abs_sum, grader_exact, grader_signed_sum) SELECT deck_id, card_id, method,"
+                " COUNT(*), SUM(CASE WHEN final = suggested THEN 1 ELSE 0 END),"
+                " SUM(final - suggested), SUM(ABS(final - suggested)),"
+                " SUM(CASE WHEN final = grader_score THEN 1 ELSE 0 END), SUM(final - grader_score)"
+                " FROM attempts WHERE final IS NOT NULL GROUP BY deck_id, card_id, method"
+            )
+        )
         session.execute(
             text(
                 "INSERT INTO calibration_counts (deck_id, method, grader_score, final, n) "
@@ -92,7 +104,7 @@ def _fill_mastered_until(session) -> None:  # type: ignore[no-untyped-def]
     """What the app keeps up to date as reviews come in (and migration 0002 fills once)."""
     from sqlalchemy import select, update
 
-    from web.models import Review
+    from web.models import CardState, Review
     from web.reviews import MASTERED
 
     rows = session.execute(
@@ -100,13 +112,19 @@ def _fill_mastered_until(session) -> None:  # type: ignore[no-untyped-def]
                Review.due_after).order_by(Review.deck_id, Review.card_id, Review.reviewed_at)
     ).all()  # fmt: skip
     updates = []
+    recent: dict[str, list[int]] = {}
     for i, (review_id, deck_id, card_id, _at, score, due_after) in enumerate(rows):
+        recent.setdefault(card_id, []).append(score)
         following = rows[i + 1] if i + 1 < len(rows) else None
         until = due_after if score >= MASTERED else None
         if until is not None and following is not None and following[1:3] == (deck_id, card_id):
             until = min(until, following[3])
         updates.append({"id": review_id, "mastered_until": until})
     session.execute(update(Review), updates)
+    session.execute(
+        update(CardState),
+        [{"deck_id": "bench", "card_id": c, "recent_scores": r[-3:]} for c, r in recent.items()],
+    )
 
 
 def median_ms(action: Callable[[], object], runs: int) -> float:
