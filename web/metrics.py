@@ -112,7 +112,7 @@ class Metrics:
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             return generate_latest(self.registry)
         registry = CollectorRegistry()  # every process's counts, summed from their files
-        MultiProcessCollector(registry)
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         for collector in self._collectors:
             registry.register(collector)
         return generate_latest(registry)

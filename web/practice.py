@@ -269,9 +269,7 @@ class Practice:
         with self.store.read() as session:
             yield from session.scalars(query)
 
-    def _attempts(
-        self, deck_id: str | None, card_key: str | None, overridden: bool
-    ) -> Select[tuple[Attempt]]:
+    def _attempts(self, deck_id: str | None, card_key: str | None, overridden: bool) -> Select[Any]:
         try:
             return history.attempts_query(
                 self.store, self.catalog, deck_id, card_key, overridden=overridden
