@@ -61,7 +61,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.secret_key
         else load_or_create_secret(settings.data_dir / "secret_key")
     )
-    store = Store(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    store = Store(
+        settings.database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        synchronous=settings.sqlite_synchronous,
+    )
     store.create_schema()
     metrics = Metrics()
     catalog = Catalog(settings.decks_dir)

@@ -141,11 +141,9 @@ class Practice:
         if llm is not None and result.method != "llm":
             self.metrics.llm_fallbacks.inc()
         self.metrics.record_llm(result.llm_usage)
-        if self.calibrator is None or not self.calibrator.enabled:
-            return Graded(deck, card, result, result.score)
-        # the deck's map is read from the database (another process may have changed it)
-        suggested = await run_in_threadpool(self.suggest, deck, card, result)
-        return Graded(deck, card, result, suggested)
+        # the deck's map is read from the database (another process may have changed it):
+        # one primary-key lookup, cheaper inline than a hop to a thread and back
+        return Graded(deck, card, result, self.suggest(deck, card, result))
 
     async def submit(
         self,

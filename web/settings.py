@@ -71,6 +71,9 @@ class Settings(BaseSettings):
 
     # storage
     sqlite_busy_timeout_ms: int = Field(5000, ge=0)
+    # full: an acknowledged attempt survives power loss; normal: faster commits, but the
+    # last ones before a power cut may be lost (never on a crash of flashgrade itself)
+    sqlite_synchronous: Literal["full", "normal"] = "full"
 
     # the optional LLM rubric (the openai client's own variable names for key and URL)
     openai_api_key: SecretStr | None = Field(

@@ -27,7 +27,7 @@ def _in_memory(url: str) -> bool:
     return url in ("sqlite://", "sqlite:///:memory:") or "mode=memory" in url
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:
+def make_engine(url: str, *, busy_timeout_ms: int = 5000, synchronous: str = "full") -> Engine:
     """An engine; for SQLite: WAL, ``synchronous=FULL``, a busy timeout, foreign keys on."""
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
@@ -43,9 +43,10 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         # WAL, which stays with the file, is switched on by Store.create_schema once the file
         # is known to be flashgrade's: another application's database is left as it was
-        # FULL: in WAL mode NORMAL may lose the last commits on power loss, and DESIGN.md
-        # promises that an acknowledged attempt is never lost (measured cost: README, Speed)
-        cursor.execute("PRAGMA synchronous = FULL")
+        # FULL (the default): in WAL mode NORMAL may lose the last commits on power loss, and
+        # DESIGN.md promises that an acknowledged attempt is never lost (the cost: README)
+        level = "NORMAL" if synchronous == "normal" else "FULL"
+        cursor.execute(f"PRAGMA synchronous = {level}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
@@ -144,9 +145,9 @@ class Store:
     """Sessions on one database: ``read()`` for queries, ``write()`` for one transaction that
     commits on leaving the block."""
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, url: str, *, busy_timeout_ms: int = 5000, synchronous: str = "full") -> None:
         self.url = url
-        self.engine = make_engine(url, busy_timeout_ms=busy_timeout_ms)
+        self.engine = make_engine(url, busy_timeout_ms=busy_timeout_ms, synchronous=synchronous)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._sqlite = self.engine.dialect.name == "sqlite"
         # SQLite allows one writer at a time: within a process, waiting on a lock is cheaper
