@@ -290,10 +290,10 @@ def _database_error(message: str, name: str | None):  # type: ignore[no-untyped-
 
 
 def _failing_writes(web_app, monkeypatch, error) -> None:  # type: ignore[no-untyped-def]
-    def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
+    async def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise error
 
-    monkeypatch.setattr(web_app.state.practice, "record_attempt", fail)
+    monkeypatch.setattr(web_app.state.practice.writer, "add", fail)
 
 
 def test_a_database_that_cannot_be_written_just_now_is_a_503_saying_so(

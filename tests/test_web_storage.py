@@ -302,7 +302,7 @@ def test_grading_in_a_worker_process_gives_the_in_process_grade(web_settings):
     assert pooled == inline
 
 
-def test_a_stored_attempt_reads_back_typed(web_client, web_app):
+def test_attempt_written_by_the_batch_writer_reads_back_typed(web_client, web_app):
     body = {"deck": "mlops", "card": "1", "answer": "", "seconds": 3}  # empty: a warning
     attempt_id = web_client.post("/api/attempts", json=body).json()["attempt_id"]
     attempt = web_app.state.practice.attempt(attempt_id)
@@ -313,15 +313,26 @@ def test_a_stored_attempt_reads_back_typed(web_client, web_app):
     assert [p.position for p in attempt.point_results] == list(range(len(attempt.points)))
 
 
-def test_a_grading_worker_that_dies_is_replaced(web_settings):
+def test_dead_grading_workers_are_replaced_then_given_up_on(web_settings, monkeypatch):
+    import web.grading
+
     web_settings.grade_workers = 1
     body = {"deck": "mlops", "card": "1", "answer": "Package the model with preprocessing."}
     with TestClient(create_app(web_settings)) as client:
-        first = client.post("/api/grade", json=body).json()
-        pool = client.app.state.practice.fuzzy._pool
-        for process in list(pool._processes.values()):
-            process.kill()
-            process.join()
-        responses = [client.post("/api/grade", json=body) for _ in range(2)]
-    assert [r.status_code for r in responses] == [200, 200]
-    assert responses[1].json() == first
+        fuzzy = client.app.state.practice.fuzzy
+        spawned = []
+        real_spawn = fuzzy._spawn
+
+        async def spawn_and_count():
+            worker = await real_spawn()
+            spawned.append(worker)
+            return worker
+
+        monkeypatch.setattr(fuzzy, "_spawn", spawn_and_count)
+        for _ in range(web.grading.MAX_DEATHS + 2):
+            for worker in fuzzy._pool:
+                worker.process.kill()
+            response = client.post("/api/grade", json=body)
+            assert response.status_code == 200  # graded in-process meanwhile
+        assert len(spawned) == web.grading.MAX_DEATHS - 1  # then no more restarts
+        assert fuzzy._pool == []

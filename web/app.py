@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader import GRADER_VERSION
@@ -44,6 +45,7 @@ from web.security import (
 )
 from web.settings import Settings
 from web.store import Store, unavailable_reason
+from web.writer import AttemptWriter
 
 log = logging.getLogger("web")
 
@@ -76,7 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store, enabled=settings.calibration, min_overrides=settings.calibration_min_overrides
     )
     calibrator.load()
-    practice = Practice(settings, store, catalog, schedule, metrics, fuzzy, calibrator=calibrator)
+    writer = AttemptWriter(store)
+    practice = Practice(
+        settings, store, catalog, schedule, metrics, fuzzy, writer, calibrator=calibrator
+    )
     metrics.add_collector(AgreementCollector(store, calibrator.active_decks))
 
     @asynccontextmanager
@@ -85,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if practice.llm is not None:
             log.info("LLM grading with model %s", settings.llm_model)
         try:  # from here on, a failed start-up still closes what it opened
+            if fuzzy.workers and practice.llm is None:  # with an LLM, grade_async grades
+                await fuzzy.start()
             # no warm-up: the grader prepares a card the first time it grades it, so the first
             # answer after a restart waits for its own card only.
             # What start-up built lives as long as the app: keep the GC from walking it again
@@ -94,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             gc.unfreeze()
             await fuzzy.close()
+            await run_in_threadpool(writer.close)
             client, practice.llm = practice.llm, None
             close = getattr(client, "aclose", None) or getattr(client, "close", None)
             if close is not None:

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select
-from starlette.concurrency import run_in_threadpool
 
 from grader import Card, CardNotFound, Deck, GradeResult, grade_async
 from grader.llm_types import ChatClient
@@ -26,6 +25,7 @@ from web.models import Attempt, CardState, utcnow
 from web.schedule import Schedule
 from web.settings import Settings
 from web.store import Store
+from web.writer import AttemptWriter, insert_attempts
 
 MAX_SECONDS = 24 * 3600.0
 PAGE_SIZE = 100  # cards per page of a deck
@@ -80,6 +80,7 @@ class Practice:
         schedule: Schedule,
         metrics: Metrics,
         fuzzy: FuzzyGrader,
+        writer: AttemptWriter,
         *,
         calibrator: Calibrator | None = None,
         clock: Callable[[], datetime] = utcnow,
@@ -91,6 +92,7 @@ class Practice:
         self.schedule = schedule
         self.metrics = metrics
         self.fuzzy = fuzzy
+        self.writer = writer
         self.clock = clock
         # the app's LLM client (grader.llm.AsyncLLMClient), set for the app's lifetime; None:
         # fuzzy grading only
@@ -155,17 +157,15 @@ class Practice:
     ) -> Submitted:
         """Grade an answer and store the attempt; it is committed when this returns."""
         graded = await self.grade(deck_id, card_key, answer)
-        attempt_id = await run_in_threadpool(self.record_attempt, graded, answer, seconds)
+        attempt_id = await self.writer.add(self._attempt_row(graded, answer, seconds))
+        self.metrics.attempts.inc()
         return Submitted(attempt_id, graded)
 
     def record_attempt(self, graded: Graded, answer: str, seconds: float | None) -> int:
         """Store an attempt with its points in a transaction of its own; returns the id the
         database gave it, once committed."""
-        attempt = Attempt(**self._attempt_row(graded, answer, seconds))
         with self.store.write() as session:
-            session.add(attempt)
-            session.flush()
-            attempt_id = attempt.id
+            [attempt_id] = insert_attempts(session, [self._attempt_row(graded, answer, seconds)])
         self.metrics.attempts.inc()
         return attempt_id
 
