@@ -183,6 +183,7 @@ class Calibrator:
         if row is None:
             if text is not None:
                 session.add(DeckCalibration(deck_id=deck_id, enabled=True, calibration=text))
+                session.flush()  # the next refit in this transaction finds the row
         elif row.calibration != text:
             row.calibration = text
             row.updated_at = utcnow()
