@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.info("LLM grading with model %s", settings.llm_model)
         try:  # from here on, a failed start-up still closes what it opened
             if fuzzy.workers and practice.llm is None:  # with an LLM, grade_async grades
-                await fuzzy.start()
+                await fuzzy.start(await run_in_threadpool(practice.cards))
             # no warm-up: the grader prepares a card the first time it grades it, so the first
             # answer after a restart waits for its own card only.
             # What start-up built lives as long as the app: keep the GC from walking it again

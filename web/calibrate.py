@@ -100,8 +100,9 @@ class Calibrator:
         """The calibration applied to the deck's suggestions by ``method`` now, if any."""
         if not self.enabled:
             return None
-        with self.store.read() as session:
-            row = session.execute(
+        # a Core query, not an ORM session: this runs for every suggestion
+        with self.store.engine.connect() as connection:
+            row = connection.execute(
                 select(DeckCalibration.enabled, DeckCalibration.calibration).where(
                     DeckCalibration.deck_id == deck_id
                 )

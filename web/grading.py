@@ -11,8 +11,8 @@ thread. A worker that dies is replaced; the answers it held are graded in-proces
 
 Kept hand-built on measurement (tests/benchmarks/bench_http.py, README "Speed"): with a
 standard ``ProcessPoolExecutor`` /api/grade answered less than half as many requests a second.
-The app starts the workers with no cards, so each prepares a card the first time it grades it
-(nothing waits for a whole deck to be prepared after a restart).
+The workers hold every card from start-up (a request names its card by index) but prepare
+each the first time they grade it, so nothing waits for a whole deck after a restart.
 """
 
 from __future__ import annotations
@@ -66,15 +66,6 @@ def decode(values: tuple[Any, ...]) -> GradeResult:
 
 def grade_one(card: Card, answer: str, strictness: str) -> GradeResult:
     return grade(card, answer, strictness=strictness)  # type: ignore[arg-type]
-
-
-def warm(cards: Iterable[Card], strictness: str) -> None:
-    """Let the grader prepare each card's terms once, before the first real answer."""
-    for card in cards:
-        try:
-            grade_one(card, "warm up", strictness)
-        except Exception as exc:  # that card's answers will show the error when graded
-            log.warning("warming up on card %s failed: %s", card.id, exc)
 
 
 class WorkerDied(RuntimeError):
@@ -156,7 +147,7 @@ class FuzzyGrader:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, cards: Iterable[Card] = ()) -> None:
-        """Start the workers; each warms up on ``cards`` before it reads its first answer."""
+        """Start the workers, giving them ``cards`` (prepared when first graded)."""
         self._cards = tuple(cards)
         self._index = {id(card): i for i, card in enumerate(self._cards)}
         for _ in range(self.workers):
@@ -260,8 +251,7 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
     setup = _read_frame(stdin)
     if setup is None:
         return
-    cards, strictness = setup
-    warm(cards, strictness)
+    cards, strictness = setup  # prepared lazily, each the first time it is graded
     gc.collect()
     gc.freeze()  # the cards and the grader's prepared terms live as long as the worker
     while (request := _read_frame(stdin)) is not None:

@@ -275,6 +275,10 @@ class Practice:
         except DeckNotFound as exc:
             raise NotFound(str(exc)) from None
 
+    def cards(self) -> list[Card]:
+        """Every card of every deck (for the grading workers)."""
+        return [card for deck in self.catalog.decks() for card in deck.cards]
+
     # --- the schedule ------------------------------------------------------------------------
 
     def counts(self, deck: Deck) -> due.DeckCounts:
