@@ -20,31 +20,10 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
-# Zero-width, direction and other invisible format characters (and variation selectors).
-INVISIBLE = re.compile(
-    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180e\u200b-\u200f\u202a-\u202e"
-    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e007f]"
-)
+from grader.text import INVISIBLE as INVISIBLE
+from grader.text import fold_text
 
-# Letters of other scripts that look like Latin ones (Unicode confusables, the common part).
-_CONFUSABLES = str.maketrans(
-    {
-        # Cyrillic
-        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o",
-        "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i",
-        "ј": "j", "һ": "h", "ԁ": "d", "ԛ": "q", "ԝ": "w", "ӏ": "l", "ɡ": "g", "ᴦ": "r",
-        "г": "r", "п": "n", "ь": "b", "ү": "y", "ӧ": "o",
-        # Greek
-        "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
-        "τ": "t", "υ": "u", "χ": "x", "ϲ": "c", "ϳ": "j", "ω": "w", "η": "n", "μ": "u",
-        # Latin look-alikes and letter-like symbols
-        "ı": "i", "ȷ": "j", "ℓ": "l", "ⅰ": "i", "ⅼ": "l", "ⅽ": "c", "ⅾ": "d", "ⅿ": "m",
-        "ꓲ": "i", "ꭰ": "d", "ꮪ": "s",
-    }
-)  # fmt: skip
-_CONFUSABLE_CHARS = frozenset(chr(c) for c in _CONFUSABLES)
 _SENTENCE = re.compile(r"[^.!?\n。！？]+[.!?。！？]*")
 _SPACED = re.compile(r"\b(?:[a-z][ .\-_*]){3,}[a-z]\b")
 _LEET = str.maketrans(
@@ -59,55 +38,11 @@ _LEET_BESIDE_LETTER = re.compile(f"[{_LEET_CHARS}](?:(?<=[a-z].)|(?=[a-z]))")
 # The hint that a sentence may hide words in l33t or spaced letters, by definition;
 # _fold_hint finds the same more cheaply (tests compare the two).
 _FOLD_HINT = re.compile(_LEETY.pattern + "|" + _SPACED_HINT.pattern)
-_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"'})
-
-
-def fold_confusables(text: str) -> str:
-    """Look-alike letters of other scripts as Latin, where the text is mostly Latin (or in
-    words that mix scripts): "Іgnore" -> "Ignore", while Russian stays Russian."""
-    if not any(c in _CONFUSABLE_CHARS for c in text):
-        return text
-    latin = sum(1 for c in text if "a" <= c <= "z" or "A" <= c <= "Z")
-    other = sum(1 for c in text if c.isalpha() and not c.isascii())
-    if latin >= other:
-        return text.translate(_CONFUSABLES)
-    return re.sub(
-        r"\w+",
-        lambda m: (
-            m.group().translate(_CONFUSABLES) if re.search("[a-zA-Z]", m.group()) else m.group()
-        ),
-        text,
-    )
-
-
-def _strip_accents(text: str) -> str:
-    """Accents off Latin, Greek and Cyrillic letters ("máxima" -> "maxima"); other scripts
-    (kana with voicing marks, say) are left alone."""
-    if text.isascii():
-        return text
-    out = []
-    for ch in text:
-        if ord(ch) < 0x0530 and not ch.isascii():
-            ch = "".join(
-                c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c)
-            )
-        out.append(ch)
-    return "".join(out)
 
 
 def normalise(sentence: str) -> str:
-    """The form that patterns are matched on: NFKC, no invisible characters, look-alike
-    letters as Latin, case- and accent-folded, one space between words."""
-    if sentence.isascii():  # most answers: nothing to fold but case and spaces
-        return " ".join(sentence.lower().split())
-    return _normalise_unicode(sentence)
-
-
-@lru_cache(maxsize=4096)
-def _normalise_unicode(sentence: str) -> str:
-    text = INVISIBLE.sub("", unicodedata.normalize("NFKC", sentence))
-    text = _strip_accents(fold_confusables(text.casefold()))
-    return " ".join(text.translate(_QUOTES).split())
+    """The form that patterns are matched on (:func:`grader.text.fold_text`)."""
+    return fold_text(sentence)
 
 
 # --- the vocabulary of grading -----------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from grader.cards import Card
-from grader.guard import INVISIBLE
+from grader.text import INVISIBLE
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 TEMPLATES = ("rubric.system.j2", "rubric.user.j2")

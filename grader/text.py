@@ -351,3 +351,107 @@ def negated_indexes(words: list[str], clauses: list[int]) -> set[int]:
                     break
                 negated.add(j)
     return negated
+
+
+# --- Folding whole texts for matching: the one normaliser of the guard, evidence and rubric ---
+
+# Words about grading itself: what a sentence addressing the grader talks about
+# (grader.guard) ...
+GRADING_TERMS: frozenset[str] = frozenset(
+    """
+    grade grades graded grading grader graders mark marks marked marker marking score scored
+    scoring rubric rubrics verdict verdicts credit examiner evaluator lenient leniently
+    generous generously
+    """.split()
+)
+# ... and, with the words that an answer uses about itself, what is never evidence for a
+# point (grader.evidence): "response" in "meets all requirements, says the response" is not
+# CloudWatch's request/response logs.
+GRADING_WORDS: frozenset[str] = GRADING_TERMS | frozenset(
+    """
+    point points answer answers response reply submission criteria criterion requirement
+    requirements covered cover covers complete completed correct perfect full fully maximum
+    highest reference list item items note notes teacher reviewer instruction instructions
+    ignore disregard everything nothing missing present satisfied fulfilled addressed met meets
+    sufficient please top best star stars award deserve confirm confirmed approved bullet ids
+    """.split()
+)
+
+# Zero-width, direction and other invisible format characters (and variation selectors).
+INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e007f]"
+)
+
+# Letters of other scripts that look like Latin ones (Unicode confusables, the common part).
+_CONFUSABLES = str.maketrans(
+    {
+        # Cyrillic
+        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o",
+        "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i",
+        "ј": "j", "һ": "h", "ԁ": "d", "ԛ": "q", "ԝ": "w", "ӏ": "l", "ɡ": "g", "ᴦ": "r",
+        "г": "r", "п": "n", "ь": "b", "ү": "y", "ӧ": "o",
+        # Greek
+        "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+        "τ": "t", "υ": "u", "χ": "x", "ϲ": "c", "ϳ": "j", "ω": "w", "η": "n", "μ": "u",
+        # Latin look-alikes and letter-like symbols
+        "ı": "i", "ȷ": "j", "ℓ": "l", "ⅰ": "i", "ⅼ": "l", "ⅽ": "c", "ⅾ": "d", "ⅿ": "m",
+        "ꓲ": "i", "ꭰ": "d", "ꮪ": "s",
+    }
+)  # fmt: skip
+_CONFUSABLE_CHARS = frozenset(chr(c) for c in _CONFUSABLES)
+_TEXT_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"'})
+
+
+def fold_confusables(text: str) -> str:
+    """Look-alike letters of other scripts as Latin, where the text is mostly Latin (or in
+    words that mix scripts): "Іgnore" -> "Ignore", while Russian stays Russian. One letter
+    for one, so offsets are kept."""
+    if not any(c in _CONFUSABLE_CHARS for c in text):
+        return text
+    latin = sum(1 for c in text if "a" <= c <= "z" or "A" <= c <= "Z")
+    other = sum(1 for c in text if c.isalpha() and not c.isascii())
+    if latin >= other:
+        return text.translate(_CONFUSABLES)
+    return re.sub(
+        r"\w+",
+        lambda m: (
+            m.group().translate(_CONFUSABLES) if re.search("[a-zA-Z]", m.group()) else m.group()
+        ),
+        text,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    """One character folded for matching: nothing if invisible, else NFKC (width), case,
+    accents off Latin, Greek and Cyrillic letters (kana keep their voicing marks), quotes."""
+    if INVISIBLE.match(ch) or unicodedata.category(ch) == "Cf":
+        return ""
+    out = unicodedata.normalize("NFKC", ch).casefold()
+    if not out.isascii():
+        decomposed = unicodedata.normalize("NFD", out)
+        kept = (c for c in decomposed if ord(c) >= 0x0530 or not unicodedata.combining(c))
+        out = unicodedata.normalize("NFC", "".join(kept))
+    return out.translate(_TEXT_QUOTES)
+
+
+@lru_cache(maxsize=512)
+def fold_map(text: str) -> tuple[str, tuple[int, ...]]:
+    """``text`` with each character folded as :func:`fold_text` folds it (look-alike letters
+    aside: they depend on the rest of the text), and for each folded character the index of
+    the character of ``text`` that it comes from."""
+    if text.isascii():
+        return text.lower(), tuple(range(len(text)))
+    pieces = [_fold_char(ch) for ch in text]
+    index = tuple(i for i, piece in enumerate(pieces) for _ in piece)
+    return "".join(pieces), index
+
+
+def fold_text(text: str) -> str:
+    """The form that text is matched in: width, case, accents, quotes, invisible characters
+    and look-alike letters folded, one space between words. The guard, the evidence checks
+    and the rubric all fold text here."""
+    if text.isascii():  # most answers: nothing to fold but case and spaces
+        return " ".join(text.lower().split())
+    return " ".join(fold_confusables(fold_map(text)[0]).split())
