@@ -18,7 +18,7 @@ bounds LLM credit by the answer's own words whether or not anything here was rec
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from grader.text import GRADING_WORDS, STOP_WORDS, fold_confusables, fold_map
@@ -182,7 +182,9 @@ _RULES = [
     # orders: "ignore the rubric", "disregard all previous instructions", "New instructions:"
     _rule(
         "ignore ignoring disregard disregarding forget override bypass aside follow following",
-        r"(?:^|(?<=[,;:] )|(?<=\band )|(?<=please )|(?<=\bnow )|(?<=\bso )|(?<=\bjust )|"
+        # the verb first (cheap), then where it stands: at the head of its clause
+        r"\b(?=ignore|disregard|forget|override|bypass|set aside|do not|don't|stop)(?:^|"
+        r"(?<=[,;:] )|(?<=\band )|(?<=please )|(?<=\bnow )|(?<=\bso )|(?<=\bjust )|"
         r"(?<=\bthen )|(?<=\balso )|(?<=\bfirst )|(?<=simply ))(?:ignore|disregard|"
         r"forget|override|bypass|set aside|do not follow|don't follow|stop following) "
         r"(?:about )?(?:(?:all|any|the|your|my|these|those|of|every|other|given) ){0,3}"
@@ -248,39 +250,64 @@ _ROLE_LINE = re.compile(
     re.M,
 )
 _WORD = re.compile(r"[^\W\d_]+")
+# The same for ASCII text, faster: every byte but a-z becomes a space.
+_ASCII_LETTERS = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
+_ROLE_WORDS = frozenset(
+    "system assistant user developer admin human instruction instructions grader marker "
+    "examiner evaluator teacher instructor".split()
+)
 # Sentences end at . ! ? (not after a lone letter: "p.s.", "e.g."), line breaks and CJK
 # stops; clauses also at , ; : brackets and conjunctions.
-_SENTENCE = re.compile(r"(?:[^.!?\n。！？]|(?<=\b[a-z])\.|\.(?=\S))+")
+_SENTENCE = re.compile(r"[^.!?\n。！？]+(?:(?:(?<=\b[a-z])\.|\.(?=\S))[^.!?\n。！？]*)*|\.(?=\S)")
 _CLAUSE_BREAK = re.compile(r"[,;:()\[\]]| (?:and|but|then|so|while|whereas|because) ")
 # Obfuscations undone for a second reading: l33t digits inside words, s p a c e d letters.
 _LEET = str.maketrans("013457@$", "oieastas")
-_LEET_WORD = re.compile(r"[a-z0-9@$]*(?:[a-z][0-9@$]|[0-9@$][a-z])[a-z0-9@$]*")
+# a-z as "a", l33t signs as "0", all else as a space: a letter beside a sign, found in C
+_SHAPES = bytes(97 if 97 <= c <= 122 else 48 if chr(c) in "013457@$" else 32 for c in range(256))
+_LEET_WORD = re.compile(r"(?<![a-z0-9@$])(?=[a-z0-9@$]*(?:[a-z][0-9@$]|[0-9@$][a-z]))[a-z0-9@$]+")
 _SPACED = re.compile(r"\b(?:[a-z][ .\-_*]){3,}[a-z]\b")
 _FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.S)
 
 
-def _readings(answer: str) -> Iterator[tuple[str, Sequence[int]]]:
-    """The folded answer and, where it may hide words, the same with them joined: each with
-    the offset in ``answer`` of every character."""
-    index: Sequence[int]
+def _fold(answer: str) -> tuple[str, Sequence[int]]:
+    """The answer folded, with the offset in ``answer`` of every character."""
     if answer.isascii():
-        folded, index = answer.lower(), range(len(answer))
-    else:
-        text, index = fold_map(answer)
-        folded = fold_confusables(text)  # one letter for one: the offsets hold
-    yield folded, index
-    spaced, leet = list(_SPACED.finditer(folded)), list(_LEET_WORD.finditer(folded))
-    if not spaced and not leet:
-        return
-    chars, keep = list(folded), [True] * len(folded)
-    for m in spaced:
-        for i in range(m.start(), m.end()):
-            keep[i] = chars[i].isalpha()
-    for m in leet:
-        chars[m.start() : m.end()] = m.group().translate(_LEET)
-    joined = "".join(c for c, k in zip(chars, keep, strict=True) if k)
-    if joined != folded:
-        yield joined, [i for i, k in zip(index, keep, strict=True) if k]
+        return answer.lower(), range(len(answer))
+    text, index = fold_map(answer)
+    return fold_confusables(text), index  # one letter for one: the offsets hold
+
+
+def _unleet(text: str) -> str:
+    """``text`` with l33t digits inside words as letters (one for one)."""
+    shape = text.encode(errors="surrogatepass").translate(_SHAPES)
+    if b"a0" not in shape and b"0a" not in shape:  # most texts: no digit inside a word
+        return text
+    return _LEET_WORD.sub(lambda m: m.group().translate(_LEET), text)
+
+
+def _words(text: str) -> list[str]:
+    """The words (runs of letters) of a folded text, in order."""
+    if text.isascii():
+        return text.encode().translate(_ASCII_LETTERS).decode().split()
+    return _WORD.findall(text)
+
+
+def _join(text: str, words: list[str]) -> str:
+    """``text`` (whose words are ``words``) with l33t letters read and s p a c e d letters
+    joined; spaced letters are three one-letter words in a row, looked for first in C."""
+    singles = bytes(map(int, map((1).__eq__, map(len, words))))
+    text = _unleet(text)
+    if b"\x01\x01\x01" not in singles:
+        return text
+    return _SPACED.sub(lambda m: "".join(filter(str.isalpha, m.group())), text)
+
+
+def _joined_offsets(text: str) -> list[int]:
+    """For each character of ``_join(text)``, its offset in ``text``."""
+    keep = [True] * len(text)
+    for m in _SPACED.finditer(_unleet(text)):
+        keep[m.start() : m.end()] = map(str.isalpha, m.group())
+    return [i for i, k in enumerate(keep) if k]
 
 
 def _clause(sentence: str, start: int, end: int) -> tuple[int, int]:
@@ -292,9 +319,9 @@ def _clause(sentence: str, start: int, end: int) -> tuple[int, int]:
     return left, found.start() if found else len(sentence)
 
 
-def _spans(text: str) -> list[tuple[int, int]]:
-    """Spans of ``text`` (a folded reading of the answer) that address the grader."""
-    words = set(_WORD.findall(text))
+def _spans(text: str, words: set[str]) -> list[tuple[int, int]]:
+    """Spans of ``text`` (a folded reading of the answer, holding ``words``) that address
+    the grader."""
     rules = [
         r for r in _RULES if not r.words.isdisjoint(words) or any(map(text.__contains__, r.texts))
     ]
@@ -313,7 +340,8 @@ def _spans(text: str) -> list[tuple[int, int]]:
                     newline = text.find("\n", offset + start)
                     end = (newline if newline >= 0 else len(text)) - offset
                 spans.append((offset + start, offset + end))
-    for m in _ROLE_LINE.finditer(text) if ":" in text else ():
+    roles = ":" in text and not _ROLE_WORDS.isdisjoint(words)
+    for m in _ROLE_LINE.finditer(text) if roles else ():
         content = [w for w in _WORD.findall(m.group("rest")) if w not in STOP_WORDS]
         grading = sum(w in GRADING_WORDS for w in content)
         if grading >= 2 and 2 * grading > len(content):
@@ -324,11 +352,19 @@ def _spans(text: str) -> list[tuple[int, int]]:
 def find_directives(answer: str) -> list[Directive]:
     """The stretches of ``answer`` that address the grader, in order, merged where they
     touch; a fenced block of grading JSON is claimed whole."""
-    found = []
-    for text, index in _readings(answer):
-        found += [(index[start], index[end - 1] + 1) for start, end in _spans(text)]
+    folded, index = _fold(answer)
+    words = _words(folded)
+    found = [(index[start], index[end - 1] + 1) for start, end in _spans(folded, set(words))]
+    joined = _join(folded, words)  # a second reading where words may hide
+    spans = _spans(joined, set(_words(joined))) if joined != folded else []
+    if spans:  # rare: only then are the joined reading's offsets worth working out
+        offsets = [index[i] for i in _joined_offsets(folded)]
+        found += [(offsets[start], offsets[end - 1] + 1) for start, end in spans]
     if "```" in answer:
-        found += [m.span() for m in _FENCE.finditer(answer) if _spans(m.group(1).lower())]
+        for m in _FENCE.finditer(answer):
+            body = m.group(1).lower()
+            if _spans(body, set(_words(body))):
+                found.append(m.span())
     directives: list[Directive] = []
     for start, end in sorted(found):
         while start < end and answer[start] in " \t\n\"'":  # trim edges, keep offsets

@@ -402,7 +402,7 @@ def fold_confusables(text: str) -> str:
     """Look-alike letters of other scripts as Latin, where the text is mostly Latin (or in
     words that mix scripts): "Іgnore" -> "Ignore", while Russian stays Russian. One letter
     for one, so offsets are kept."""
-    if not any(c in _CONFUSABLE_CHARS for c in text):
+    if _CONFUSABLE_CHARS.isdisjoint(text):
         return text
     latin = sum(1 for c in text if "a" <= c <= "z" or "A" <= c <= "Z")
     other = sum(1 for c in text if c.isalpha() and not c.isascii())
@@ -438,9 +438,11 @@ def fold_map(text: str) -> tuple[str, tuple[int, ...]]:
     the character of ``text`` that it comes from."""
     if text.isascii():
         return text.lower(), tuple(range(len(text)))
-    pieces = [_fold_char(ch) for ch in text]
-    index = tuple(i for i, piece in enumerate(pieces) for _ in piece)
-    return "".join(pieces), index
+    pieces = list(map(_fold_char, text))
+    lengths = list(map(len, pieces))
+    if lengths.count(1) == len(lengths):  # most texts: one character for one
+        return "".join(pieces), tuple(range(len(text)))
+    return "".join(pieces), tuple(i for i, n in enumerate(lengths) for _ in range(n))
 
 
 def fold_text(text: str) -> str:
