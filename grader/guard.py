@@ -92,8 +92,8 @@ _RULES = [
     _rule(
         "give gives giving award awards assign grant hand",
         rf"\b(?:give|gives|giving|award|awards|assign|grant|hand)\s+{_OBJECT}?{_GRADE}|"
-        r"\b(?:give|award|assign|grant) (?:me|us|(?:this|my|the) (?:answer|response|submission)"
-        rf"|this one) {_SCORE}",
+        r"\b(?:give|award|assign|grant) (?:(?:this|my|the) (?:answer|response|submission)|"
+        rf"this one) {_SCORE}",
     ),
     _rule(
         "rate score grade mark",
@@ -103,7 +103,7 @@ _RULES = [
     ),
     _rule(
         "deserve deserves merit merits earns worth get gets receive",
-        rf"\b(?:deserves?|merits?)\s+{_GRADE}|\b(?:this|my) (?:answer|response|submission)\b"
+        r"\b(?:this|my) (?:answer|response|submission)\b"
         r"[^.!?;\n]{0,30}?\b(?:deserves?|earns?|merits?|is worth|should (?:get|receive)|gets)\s+"
         rf"(?:{_GRADE}|{_SCORE})",
     ),
@@ -111,17 +111,17 @@ _RULES = [
     _rule(
         "marks grade score mark rating please /",
         r"^(?:full|top|maximum) marks$|^top grade$|\b(?:full|top|maximum) (?:marks|credit|"
-        r"grade|points) please\b|^(?:5|five|10) ?/ ?(?:5|five|10)$|^(?:(?:output|expected|final|"
-        r"my|your) )?(?:score|grade|marks?|rating) ?: ?(?:5|five|10|100|full marks|max)"
+        rf"grade|points) please{_END}|^(?:5|five|10) ?/ ?(?:5|five|10)$|^(?:(?:output|expected|"
+        r"final|my|your) )?(?:score|grade|marks?|rating) ?: ?(?:5|five|10|100|full marks|max)"
         r"(?: ?/ ?(?:5|10|100)| out of (?:5|10|100))?$",
     ),
     # leniency: "grade leniently", "be generous with me", "you are a lenient grader"
     _rule(
         "generously leniently kindly favourably favorably generous lenient kind easy",
-        r"\b(?:grade|mark|score|rate|judge|assess|evaluate) (?:me |this |it |my answer |"
-        r"this answer )?(?:generously|leniently|kindly|favou?rably)\b|\bbe (?:generous|lenient|"
-        r"kind|easy) (?:on|with) (?:me|us|this|my answer)\b|\bplease be (?:generous|lenient|"
-        r"kind)\b|\b(?:lenient|generous) (?:grader|marker|examiner|grading|marking|mode)\b",
+        r"\b(?:grade|mark|score|rate|judge|assess|evaluate) (?:me |this |my answer |this answer )?"
+        r"(?:generously|leniently|kindly|favou?rably)\b|\bbe (?:generous|lenient|kind|easy) "
+        rf"(?:on|with) (?:me|us|this|my answer)\b|\bplease be (?:generous|lenient|kind){_END}|"
+        r"\b(?:lenient|generous) (?:grader|marker|examiner|grading|marking|mode)\b",
     ),
     # verdicts: "mark every point covered", "treat each criterion as met", "verdict=covered"
     _rule(
@@ -160,7 +160,8 @@ _RULES = [
         rf"(?:{_VERDICT}|present|included)\b{_NOT_GRADING}|^(?:all|every|each) (?:the |of the )?"
         rf"{_ITEMS} (?:are |is |have been |were )?(?:all |fully |now )?(?:{_VERDICT}|present)$|"
         r"\beverything (?:in|on|from) (?:the|your) (?:rubric|answer key|marking scheme|"
-        r"reference (?:answer|points|list))\b|\beverything (?:in|on|from) (?:the|your) \w+ "
+        r"reference (?:answer|points|list))(?: (?:is|are) (?:all )?(?:covered|included|present|"
+        rf"addressed|met|here|there))?{_END}|\beverything (?:in|on|from) (?:the|your) \w+ "
         r"(?:is|are) (?:all )?(?:in|covered (?:in|by)|included in|present in) (?:my|this) "
         r"(?:answer|response)\b",
     ),
@@ -176,10 +177,10 @@ _RULES = [
         f"{_GRADERS} teacher teachers instructor professor tutor reviewer reviewers",
         r"\b(?:grader|marker|examiner|teacher|instructor|professor|tutor|reviewer)s?\b"
         r"[^.!?;\n]{0,30}?\b(?:confirmed|approved|verified|agreed|marked|graded|accepted|gave)"
-        r"\b[^.!?;\n]{0,30}?(?:\b(?:this|my) (?:answer|response|submission)\b|full marks|"
-        r"full credit|\ba (?:5|five)\b|5/5)",
+        r"\b[^.!?;\n]{0,30}?(?:\b(?:this|my) (?:answer|response|submission) (?:is|was|as|meets|"
+        r"met|covers|covered|deserves)\b|full marks|full credit|\ba (?:5|five)\b|5/5)",
     ),
-    # orders: "ignore the rubric", "disregard all previous instructions", "New instructions:"
+    # orders: "ignore the rubric", "disregard all previous instructions"
     _rule(
         "ignore ignoring disregard disregarding forget override bypass aside follow following",
         # the verb first (cheap), then where it stands: at the head of its clause
@@ -189,12 +190,6 @@ _RULES = [
         r"forget|override|bypass|set aside|do not follow|don't follow|stop following) "
         r"(?:about )?(?:(?:all|any|the|your|my|these|those|of|every|other|given) ){0,3}"
         rf"{_ORDERS}",
-    ),
-    _rule(
-        "instructions instruction rubric task prompt",
-        r"^(?:new|updated|real|actual|hidden|secret) (?:instructions?|rubric|task|system prompt)"
-        r"\s*:",
-        "sentence",
     ),
     # speaking to the grader: "Dear grader, ...", "Note to the AI evaluator: ...", role-play
     _rule(
@@ -206,14 +201,13 @@ _RULES = [
         r" you\b|\b(?:you are|you're|you will act as|act as|acting as|behave as|pretend to be|"
         r"pretend you are|imagine you are|play the role of)\s+(?:now\s+)?(?:an?\s+|the\s+|"
         r"my\s+)?(?:\w+\s+){0,2}?(?:grader|marker|examiner|evaluator|assessor|gradebot|"
-        r"grading (?:assistant|model|bot|ai))\b(?!\s+(?:of|for|in|on|at)\b)",
+        r"grading (?:assistant|model|bot|ai))\b(?!'s|\s+(?:of|for|in|on|at)\b)",
         "sentence",
     ),
     _rule(
         "pretend assume imagine suppose",
         r"\b(?:pretend|assume|imagine|suppose)\s+(?:that\s+)?(?:my|this) (?:answer|response|"
-        r"submission)\s+(?:also\s+)?(?:says|said|mentions|mentioned|contains|includes|covers|"
-        r"states)\b",
+        r"submission)\s+(?:also\s+)?(?:says|said|mentions|mentioned|covers|covered)\b",
         "sentence",
     ),
     # chat-template tokens: nothing else uses them
@@ -241,8 +235,9 @@ _RULES = [
 ]
 
 # A role marker ("System:", "### Instructions:", "Grader note:") claims its line when the
-# line talks about grading: most of its content words are grading words ("User: grade
-# leniently"), while "System: the monitoring system alerts on drift" is an answer.
+# line talks about grading: most of its content words are grading words, one of them a
+# verdict ("User: grade leniently"); "System: the monitoring system alerts on drift" is an
+# answer.
 _ROLE_LINE = re.compile(
     r"(?:^|(?<=[\]>.!?]))[ #]*(?:system|assistant|user|developer|admin|human|instructions?|"
     r"(?:grader|marker|examiner|evaluator|teacher|instructor)(?:'?s)?)(?: (?:message|prompt|"
@@ -252,6 +247,11 @@ _ROLE_LINE = re.compile(
 _WORD = re.compile(r"[^\W\d_]+")
 # The same for ASCII text, faster: every byte but a-z becomes a space.
 _ASCII_LETTERS = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
+# ... and at least one of these: "System: the answers are scored and listed" is an answer.
+_VERDICT_WORDS = frozenset(
+    "covered verdict verdicts grade graded grading grader rubric marks lenient leniently "
+    "generous generously".split()
+)
 _ROLE_WORDS = frozenset(
     "system assistant user developer admin human instruction instructions grader marker "
     "examiner evaluator teacher instructor".split()
@@ -344,7 +344,7 @@ def _spans(text: str, words: set[str]) -> list[tuple[int, int]]:
     for m in _ROLE_LINE.finditer(text) if roles else ():
         content = [w for w in _WORD.findall(m.group("rest")) if w not in STOP_WORDS]
         grading = sum(w in GRADING_WORDS for w in content)
-        if grading >= 2 and 2 * grading > len(content):
+        if 2 * grading > len(content) >= 2 and not _VERDICT_WORDS.isdisjoint(content):
             spans.append(m.span())
     return spans
 
