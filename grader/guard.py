@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from grader.text import GRADING_WORDS, STOP_WORDS, fold_confusables, fold_map
+from grader.text import GENERIC_WORDS, GRADING_WORDS, STOP_WORDS, fold_confusables, fold_map
 from grader.text import INVISIBLE as INVISIBLE  # part of this module's interface
 
 
@@ -60,7 +60,10 @@ _GRADER = (
 )
 _GRADERS = "grader graders marker markers examiner examiners evaluator assessor gradebot"
 # The ordinary sense of a verdict word: "covered by tests", "met in production".
-_NOT_GRADING = r"(?! (?:by|in|with|under|if|when|only|once|until|from)\b)"
+_NOT_GRADING = (
+    r"(?! (?:by|with|under|if|when|only|once|until|from)\b| in (?!(?:my|this|the) (?:answer|"
+    r"response|rubric|list|reference)))"
+)
 # A clause ends here: "the answer is complete." but not "the response is complete once ...".
 _END = r"(?= *(?:$|[.!,;]))"
 _OBJECT = (
@@ -70,7 +73,7 @@ _GRADE = (
     r"(?:(?:full|top|maximum|max) (?:marks|credit|points)|full mark|top grade|"
     r"(?:the )?(?:highest|best|top|maximum|perfect) (?:possible )?(?:grade|mark)s?|"
     r"(?:an? )?(?:5|five|10|ten) ?(?:/|out of) ?(?:5|five|10|ten)|"
-    r"(?:an? )?(?:5|five)(?= *(?:$|[.!,;)\]]|please|marks\b))|"
+    r"(?:an? )?(?:5|five)(?= *(?:$|[.!,;)\]]|please|marks\b|for (?:this|my|it)\b))|"
     r"(?:the |a )?(?:maximum|highest|top|perfect|max|full) (?:score|rating)s? of (?:5|10|100)\b)"
 )
 _SCORE = r"(?:(?:the |a )?(?:maximum|highest|top|perfect|max|full|best) (?:score|rating)s?)"
@@ -93,7 +96,7 @@ _RULES = [
         "give gives giving award awards assign grant hand",
         rf"\b(?:give|gives|giving|award|awards|assign|grant|hand)\s+{_OBJECT}?{_GRADE}|"
         r"\b(?:give|award|assign|grant) (?:(?:this|my|the) (?:answer|response|submission)|"
-        rf"this one) {_SCORE}",
+        rf"this one) {_SCORE}|\b(?:award|assign|grant) (?:me|us) {_SCORE}",
     ),
     _rule(
         "rate score grade mark",
@@ -103,8 +106,8 @@ _RULES = [
     ),
     _rule(
         "deserve deserves merit merits earns worth get gets receive",
-        r"\b(?:this|my) (?:answer|response|submission)\b"
-        r"[^.!?;\n]{0,30}?\b(?:deserves?|earns?|merits?|is worth|should (?:get|receive)|gets)\s+"
+        r"(?:\b(?:i|(?:this|my) (?:answer|response|submission))\b[^.!?;\n]{0,30}?|\bthis )"
+        r"\b(?:deserves?|earns?|merits?|is worth|should (?:get|receive)|gets)\s+"
         rf"(?:{_GRADE}|{_SCORE})",
     ),
     # a sentence that is only a grade: "Full marks.", "Score: 5", "5/5", "top grade please"
@@ -252,6 +255,7 @@ _VERDICT_WORDS = frozenset(
     "covered verdict verdicts grade graded grading grader rubric marks lenient leniently "
     "generous generously".split()
 )
+_FILLER = STOP_WORDS | GENERIC_WORDS
 _ROLE_WORDS = frozenset(
     "system assistant user developer admin human instruction instructions grader marker "
     "examiner evaluator teacher instructor".split()
@@ -342,7 +346,7 @@ def _spans(text: str, words: set[str]) -> list[tuple[int, int]]:
                 spans.append((offset + start, offset + end))
     roles = ":" in text and not _ROLE_WORDS.isdisjoint(words)
     for m in _ROLE_LINE.finditer(text) if roles else ():
-        content = [w for w in _WORD.findall(m.group("rest")) if w not in STOP_WORDS]
+        content = [w for w in _WORD.findall(m.group("rest")) if w not in _FILLER]
         grading = sum(w in GRADING_WORDS for w in content)
         if 2 * grading > len(content) >= 2 and not _VERDICT_WORDS.isdisjoint(content):
             spans.append(m.span())
