@@ -6,7 +6,7 @@ text only where it talks about grading, the grader or its instructions ("give th
 leniently", grading JSON, "I covered every point on the list"), never for its opening words
 alone ("You should give the canary 5 percent of traffic first" is an answer). It reads the
 answer folded by :mod:`grader.text` (case, accents, width, invisible characters, look-alike
-letters), and again with s p a c e d and l33t letters joined.
+letters), and again with words hidden in s p a c e d or l33t letters joined.
 
 What it flags costs only that text: the clause that holds a request or claim, the sentence
 that a greeting to the grader opens, the line that a role marker ("System:") opens. The rest
@@ -21,7 +21,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from grader.text import GENERIC_WORDS, GRADING_WORDS, STOP_WORDS, fold_confusables, fold_map
+from grader.text import (
+    GENERIC_WORDS,
+    GRADING_WORDS,
+    STOP_WORDS,
+    fold_indexed,
+    letter_words,
+    unhide,
+)
 from grader.text import INVISIBLE as INVISIBLE  # part of this module's interface
 
 
@@ -247,9 +254,6 @@ _ROLE_LINE = re.compile(
     r"note|comment|memo|override))? ?:(?P<rest>.*)",
     re.M,
 )
-_WORD = re.compile(r"[^\W\d_]+")
-# The same for ASCII text, faster: every byte but a-z becomes a space.
-_ASCII_LETTERS = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
 # ... and at least one of these: "System: the answers are scored and listed" is an answer.
 _VERDICT_WORDS = frozenset(
     "covered verdict verdicts grade graded grading grader rubric marks lenient leniently "
@@ -264,54 +268,7 @@ _ROLE_WORDS = frozenset(
 # stops; clauses also at , ; : brackets and conjunctions.
 _SENTENCE = re.compile(r"[^.!?\n。！？]+(?:(?:(?<=\b[a-z])\.|\.(?=\S))[^.!?\n。！？]*)*|\.(?=\S)")
 _CLAUSE_BREAK = re.compile(r"[,;:()\[\]]| (?:and|but|then|so|while|whereas|because) ")
-# Obfuscations undone for a second reading: l33t digits inside words, s p a c e d letters.
-_LEET = str.maketrans("013457@$", "oieastas")
-# a-z as "a", l33t signs as "0", all else as a space: a letter beside a sign, found in C
-_SHAPES = bytes(97 if 97 <= c <= 122 else 48 if chr(c) in "013457@$" else 32 for c in range(256))
-_LEET_WORD = re.compile(r"(?<![a-z0-9@$])(?=[a-z0-9@$]*(?:[a-z][0-9@$]|[0-9@$][a-z]))[a-z0-9@$]+")
-_SPACED = re.compile(r"\b(?:[a-z][ .\-_*]){3,}[a-z]\b")
 _FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.S)
-
-
-def _fold(answer: str) -> tuple[str, Sequence[int]]:
-    """The answer folded, with the offset in ``answer`` of every character."""
-    if answer.isascii():
-        return answer.lower(), range(len(answer))
-    text, index = fold_map(answer)
-    return fold_confusables(text), index  # one letter for one: the offsets hold
-
-
-def _unleet(text: str) -> str:
-    """``text`` with l33t digits inside words as letters (one for one)."""
-    shape = text.encode(errors="surrogatepass").translate(_SHAPES)
-    if b"a0" not in shape and b"0a" not in shape:  # most texts: no digit inside a word
-        return text
-    return _LEET_WORD.sub(lambda m: m.group().translate(_LEET), text)
-
-
-def _words(text: str) -> list[str]:
-    """The words (runs of letters) of a folded text, in order."""
-    if text.isascii():
-        return text.encode().translate(_ASCII_LETTERS).decode().split()
-    return _WORD.findall(text)
-
-
-def _join(text: str, words: list[str]) -> str:
-    """``text`` (whose words are ``words``) with l33t letters read and s p a c e d letters
-    joined; spaced letters are three one-letter words in a row, looked for first in C."""
-    singles = bytes(map(int, map((1).__eq__, map(len, words))))
-    text = _unleet(text)
-    if b"\x01\x01\x01" not in singles:
-        return text
-    return _SPACED.sub(lambda m: "".join(filter(str.isalpha, m.group())), text)
-
-
-def _joined_offsets(text: str) -> list[int]:
-    """For each character of ``_join(text)``, its offset in ``text``."""
-    keep = [True] * len(text)
-    for m in _SPACED.finditer(_unleet(text)):
-        keep[m.start() : m.end()] = map(str.isalpha, m.group())
-    return [i for i, k in enumerate(keep) if k]
 
 
 def _clause(sentence: str, start: int, end: int) -> tuple[int, int]:
@@ -346,7 +303,7 @@ def _spans(text: str, words: set[str]) -> list[tuple[int, int]]:
                 spans.append((offset + start, offset + end))
     roles = ":" in text and not _ROLE_WORDS.isdisjoint(words)
     for m in _ROLE_LINE.finditer(text) if roles else ():
-        content = [w for w in _WORD.findall(m.group("rest")) if w not in _FILLER]
+        content = [w for w in letter_words(m.group("rest")) if w not in _FILLER]
         grading = sum(w in GRADING_WORDS for w in content)
         if 2 * grading > len(content) >= 2 and not _VERDICT_WORDS.isdisjoint(content):
             spans.append(m.span())
@@ -356,18 +313,17 @@ def _spans(text: str, words: set[str]) -> list[tuple[int, int]]:
 def find_directives(answer: str) -> list[Directive]:
     """The stretches of ``answer`` that address the grader, in order, merged where they
     touch; a fenced block of grading JSON is claimed whole."""
-    folded, index = _fold(answer)
-    words = _words(folded)
+    folded, index = fold_indexed(answer)
+    words = letter_words(folded)
     found = [(index[start], index[end - 1] + 1) for start, end in _spans(folded, set(words))]
-    joined = _join(folded, words)  # a second reading where words may hide
-    spans = _spans(joined, set(_words(joined))) if joined != folded else []
-    if spans:  # rare: only then are the joined reading's offsets worth working out
-        offsets = [index[i] for i in _joined_offsets(folded)]
-        found += [(offsets[start], offsets[end - 1] + 1) for start, end in spans]
+    joined, offsets = unhide(folded, words)  # a second reading where words may hide
+    if joined != folded:
+        for start, end in _spans(joined, set(letter_words(joined))):
+            found.append((index[offsets[start]], index[offsets[end - 1]] + 1))
     if "```" in answer:
         for m in _FENCE.finditer(answer):
             body = m.group(1).lower()
-            if _spans(body, set(_words(body))):
+            if _spans(body, set(letter_words(body))):
                 found.append(m.span())
     directives: list[Directive] = []
     for start, end in sorted(found):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Sequence
 from functools import lru_cache
 from itertools import accumulate, chain, repeat
 from operator import itemgetter
@@ -452,3 +453,52 @@ def fold_text(text: str) -> str:
     if text.isascii():  # most answers: nothing to fold but case and spaces
         return " ".join(text.lower().split())
     return " ".join(fold_confusables(fold_map(text)[0]).split())
+
+
+def fold_indexed(text: str) -> tuple[str, Sequence[int]]:
+    """``text`` folded as :func:`fold_text` folds it, but with every space kept, and the
+    offset in ``text`` of each folded character."""
+    if text.isascii():
+        return text.lower(), range(len(text))
+    folded, index = fold_map(text)
+    return fold_confusables(folded), index  # one letter for one: the offsets hold
+
+
+_WORD_RE = re.compile(r"[^\W\d_]+")
+# Every byte but a-z as a space: the words of ASCII text split in C.
+_ASCII_LETTERS = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
+
+
+def letter_words(folded: str) -> list[str]:
+    """The words (runs of letters) of a folded text, in order."""
+    if folded.isascii():
+        return folded.encode().translate(_ASCII_LETTERS).decode().split()
+    return _WORD_RE.findall(folded)
+
+
+# --- Words hidden in l33t or s p a c e d letters, read for matching ("1gn0re", "r u b r i c")
+
+_LEET = str.maketrans("013457@$", "oieastas")
+# a-z as "a", l33t signs as "0", all else as a space: a letter beside a sign, found in C
+_SHAPES = bytes(97 if 97 <= c <= 122 else 48 if chr(c) in "013457@$" else 32 for c in range(256))
+_LEET_WORD = re.compile(r"(?<![a-z0-9@$])(?=[a-z0-9@$]*(?:[a-z][0-9@$]|[0-9@$][a-z]))[a-z0-9@$]+")
+_SPACED = re.compile(r"\b(?:[a-z][ .\-_*]){3,}[a-z]\b")
+
+
+def unhide(folded: str, words: list[str] | None = None) -> tuple[str, Sequence[int]]:
+    """A folded text with the words hidden in l33t signs inside words or in s p a c e d
+    letters read ("1gn0re the r u b r i c" -> "ignore the rubric"), and for each of its
+    characters the offset in ``folded`` of the one it comes from. ``words`` are
+    :func:`letter_words` of ``folded``, when known."""
+    text = folded
+    shape = folded.encode(errors="surrogatepass").translate(_SHAPES)
+    if b"a0" in shape or b"0a" in shape:  # most texts have no digit inside a word
+        text = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), folded)  # one for one
+    lengths = map(len, letter_words(folded) if words is None else words)
+    if b"\x01\x01\x01" not in bytes(map((1).__eq__, lengths)):  # no three lone letters
+        return text, range(len(folded))
+    keep = [True] * len(text)
+    for m in _SPACED.finditer(text):
+        keep[m.start() : m.end()] = map(str.isalpha, m.group())
+    joined = "".join(c for c, k in zip(text, keep, strict=True) if k)
+    return joined, [i for i, k in enumerate(keep) if k]
