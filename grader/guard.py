@@ -45,18 +45,21 @@ class Directive:
 class _Rule:
     """A pattern; what a match costs (``reach``: its "clause", its "sentence", the "line" to
     its end, or the "match" alone); and keys, one of which the answer must hold for the
-    pattern to be tried: a word, or any text with a non-letter ("<", "ignor*")."""
+    pattern to be tried: a word, or any text with a non-letter ("<", "ignor*"). Keys in
+    other scripts are looked for only in text that is not ASCII."""
 
     regex: re.Pattern[str]
     reach: str
     words: frozenset[str]
     texts: tuple[str, ...]
+    ascii: bool
 
 
 def _rule(keys: str, pattern: str, reach: str = "clause") -> _Rule:
     split = keys.split()
     texts = tuple(k.rstrip("*") for k in split if not k.isalpha())
-    return _Rule(re.compile(pattern), reach, frozenset(k for k in split if k.isalpha()), texts)
+    words = frozenset(k for k in split if k.isalpha())
+    return _Rule(re.compile(pattern), reach, words, texts, keys.isascii())
 
 
 # Who grades, what a request gives ("this", "my answer") and a grade that can only be a
@@ -283,8 +286,12 @@ def _clause(sentence: str, start: int, end: int) -> tuple[int, int]:
 def _spans(text: str, words: set[str]) -> list[tuple[int, int]]:
     """Spans of ``text`` (a folded reading of the answer, holding ``words``) that address
     the grader."""
+    ascii = text.isascii()
     rules = [
-        r for r in _RULES if not r.words.isdisjoint(words) or any(map(text.__contains__, r.texts))
+        r
+        for r in _RULES
+        if not r.words.isdisjoint(words)
+        or ((r.ascii or not ascii) and any(map(text.__contains__, r.texts)))
     ]
     spans = []
     for sentence_match in _SENTENCE.finditer(text) if rules else ():
