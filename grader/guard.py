@@ -304,9 +304,10 @@ def _spans(text: str, words: set[str]) -> list[tuple[int, int]]:
                     start, end = _clause(sentence, start, end)
                 elif rule.reach == "sentence":
                     start, end = lead, len(sentence)
-                elif rule.reach == "line":
+                elif rule.reach == "line":  # the whole line
                     newline = text.find("\n", offset + start)
                     end = (newline if newline >= 0 else len(text)) - offset
+                    start = text.rfind("\n", 0, offset + start) + 1 - offset
                 spans.append((offset + start, offset + end))
     roles = ":" in text and not _ROLE_WORDS.isdisjoint(words)
     for m in _ROLE_LINE.finditer(text) if roles else ():
@@ -329,7 +330,7 @@ def find_directives(answer: str) -> list[Directive]:
             found.append((index[offsets[start]], index[offsets[end - 1]] + 1))
     if "```" in answer:
         for m in _FENCE.finditer(answer):
-            body = m.group(1).lower()
+            body = fold_indexed(m.group(1))[0]
             if _spans(body, set(letter_words(body))):
                 found.append(m.span())
     directives: list[Directive] = []
