@@ -19,14 +19,17 @@ from rapidfuzz import fuzz, process
 from grader.cards import Card
 from grader.result import PointResult, Status
 from grader.terms import PreparedCard, PreparedPoint, prepare
-from grader.text import STOP_WORDS, Columns, columns, negated_indexes
+from grader.text import GENERIC_WORDS, STOP_WORDS, Columns, columns, negated_indexes
 
 SATURATION = 0.6  # share of a point's term weight that covers it fully
 NAME_FACTOR = 0.9  # credit for naming the point's idea (its label) alone
 FUZZY_STRENGTH = 0.9
+ABBREVIATION_STRENGTH = 0.8
+_VOWELS = frozenset("aeiouy")
 COVERED_AT = 0.55
 PARTIAL_AT = 0.26
 CONTRADICTED_SHARE = 0.25
+NO_MATCH = "the answer matches none of the reference points"
 MAX_TOKENS = 20_000  # longer answers are graded on their first words; said in a warning
 
 
@@ -109,7 +112,45 @@ def _find_terms(prepared: PreparedCard, tokens: Columns, negated: set[int]) -> d
                 for joined in words & joins.keys():
                     positions.extend(joins[joined])
                 hits[unmatched[row]] = _split(sorted(set(positions)), negated, FUZZY_STRENGTH)
+    _find_abbreviations(prepared, answer_words, negated, hits)
     return hits
+
+
+def _is_abbreviation(short: str, word: str) -> bool:
+    """Whether ``short`` shortens ``word`` as notes do: its letters in order, the same first
+    letter, fewer vowels and at least two letters fewer ("chk" check, "idx" index, "pymnts"
+    payments, "feats" features, "cols" columns)."""
+    if short[0] != word[0] or len(short) > len(word) - 2:
+        return False
+    if sum(c in _VOWELS for c in short) >= sum(c in _VOWELS for c in word):
+        return False
+    rest = iter(word[1:])
+    return all(c in rest for c in short[1:])  # a subsequence: each found after the last
+
+
+def _find_abbreviations(
+    prepared: PreparedCard, answer_words: list[str], negated: set[int], hits: dict[str, _Hits]
+) -> None:
+    """Term words still unmatched, found in the answer as abbreviations (see above)."""
+    unmatched = [w for w in prepared.typo_words if w not in hits]
+    if not unmatched:
+        return
+    by_letter: dict[str, list[str]] = {}
+    for w in set(answer_words):
+        if (
+            len(w) >= 3
+            and w.isalpha()
+            and w not in STOP_WORDS
+            and w not in GENERIC_WORDS
+            and w not in prepared.stem_of_word
+            and w not in prepared.words_of_stem
+        ):
+            by_letter.setdefault(w[0], []).append(w)
+    for word in unmatched:
+        found = [s for s in by_letter.get(word[0], ()) if _is_abbreviation(s, word)]
+        if found:
+            at = [i for i, w in enumerate(answer_words) if w in found]
+            hits[word] = _split(at, negated, ABBREVIATION_STRENGTH)
 
 
 def _split(found: list[int], negated: set[int], strength: float) -> _Hits:
@@ -306,9 +347,7 @@ def assess(card: Card, answer: str) -> Assessment:
             "the card's reference points hold no words to grade by (see `flashgrade check`)"
         )
     elif all(r.status == "missing" for r in results) and not any(r.contradicted for r in results):
-        warnings.append(
-            "the answer matches none of the reference points (off-topic, or another language?)"
-        )
+        warnings.append(f"{NO_MATCH} (off-topic, or another language?)")
     total = sum(p.total for p in prepared.points) or 1.0
     # Breadth is for references written as prose (one section): their points are sentences
     # of a model answer, often alternatives. A checklist in titled sections is graded per point.

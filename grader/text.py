@@ -102,14 +102,22 @@ _QUOTE_TABLE = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "�
 
 
 # Number words are matched as digits ("two children" = "2 children"); "one" is left alone,
-# since it is far more often a pronoun ("the one that ...").
-_NUMBERS = dict(
-    zip(
-        ["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twelve"],
-        ["2", "3", "4", "5", "6", "7", "8", "9", "10", "12"],
-        strict=True,
-    )
-)
+# since it is far more often a pronoun ("the one that ..."). Shorthand common in notes is read
+# as the word it stands for ("1st", "b4", "txn", "k8s").
+_NUMBERS = {
+    **dict(
+        zip(
+            ["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twelve"],
+            ["2", "3", "4", "5", "6", "7", "8", "9", "10", "12"],
+            strict=True,
+        )
+    ),
+    "1st": "first", "2nd": "second", "3rd": "third", "b4": "before", "thru": "through",
+    "txn": "transaction", "txns": "transactions", "k8s": "kubernetes", "perf": "performance",
+    "config": "configuration", "configs": "configurations", "prod": "production",
+    "env": "environment", "envs": "environments", "db": "database", "dbs": "databases",
+    "msg": "message", "msgs": "messages", "mgmt": "management",
+}  # fmt: skip
 
 
 @lru_cache(maxsize=65536)
