@@ -87,7 +87,7 @@ def rescore(
     return score_points(
         points,
         strictness=strictness,
-        thresholds=thresholds,
+        thresholds=thresholds or fuzzy.thresholds,
         breadth=fuzzy.breadth,
         similarity=fuzzy.similarity,
     )
