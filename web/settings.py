@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     desired_retention: float = Field(0.9, gt=0.0, lt=1.0)
     fsrs_fuzz: bool = True
     strictness: Literal["lenient", "normal", "strict"] = "normal"
+    # offline grading: semantic (meaning and words) where its model is installed, else fuzzy
+    matcher: Literal["auto", "fuzzy", "semantic"] = "auto"
+    embedding_model: str | None = None  # a model file or folder; default: the bundled model
+    embedding_threads: int = Field(1, ge=1, le=64)
     grade_workers: int = Field(1, ge=0, le=64)  # processes for fuzzy grading; 0: in the server
 
     # calibration of a deck's suggestions to the person's overrides (per deck, once enough)
@@ -72,7 +76,7 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url")
     )
     llm_model: str | None = None
-    llm_timeout: float = Field(20.0, gt=0)
+    llm_timeout: float = Field(20.0, gt=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _resolve_defaults(self) -> Settings:
@@ -82,6 +86,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.data_dir / 'flashgrade.sqlite3'}"
         if self.llm_model is not None and not self.llm_model.strip():
             self.llm_model = None
+        if self.embedding_model is not None and not self.embedding_model.strip():
+            self.embedding_model = None
         return self
 
     @property
