@@ -17,6 +17,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from grader.cards import Card
+from grader.language import LANGUAGE, name_of, other_language
 from grader.result import PointResult, Status
 from grader.terms import PreparedCard, PreparedPoint, prepare
 from grader.text import GENERIC_WORDS, STOP_WORDS, Columns, columns, negated_indexes
@@ -318,6 +319,7 @@ class Assessment:
     warnings: list[str]
     breadth: float = 0.0  # share of the card's key-term weight matched
     similarity: float = 0.0  # token-sort similarity of answer and reference, 0-1
+    language: str | None = None  # the answer's language, where not the card's
 
 
 def assess(card: Card, answer: str) -> Assessment:
@@ -342,12 +344,19 @@ def assess(card: Card, answer: str) -> Assessment:
         matched += weight
         denied += point.total if result.contradicted else 0.0
         results.append(result)
+    language = other_language(answer, prepared.reference_text, words=tokens.words)
+    if language is not None:
+        warnings.append(
+            f"{LANGUAGE} {name_of(language)}, not the card's language: words were matched, "
+            "not meaning, so points it makes may be missed"
+        )
     if not prepared.words:
         warnings.append(
             "the card's reference points hold no words to grade by (see `flashgrade check`)"
         )
     elif all(r.status == "missing" for r in results) and not any(r.contradicted for r in results):
-        warnings.append(f"{NO_MATCH} (off-topic, or another language?)")
+        why = "off-topic?" if language else "off-topic, or another language?"
+        warnings.append(f"{NO_MATCH} ({why})")
     total = sum(p.total for p in prepared.points) or 1.0
     # Breadth is for references written as prose (one section): their points are sentences
     # of a model answer, often alternatives. A checklist in titled sections is graded per point.
@@ -367,4 +376,4 @@ def assess(card: Card, answer: str) -> Assessment:
         if prepared.reference_sorted and answer_sorted
         else 0.0
     )
-    return Assessment(results, warnings, round(breadth, 4), round(similarity, 4))
+    return Assessment(results, warnings, round(breadth, 4), round(similarity, 4), language)

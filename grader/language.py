@@ -14,6 +14,7 @@ from typing import Any
 
 from grader.text import STOP_WORDS, columns
 
+LANGUAGE = "the answer seems to be in"  # how the warning that names a language begins
 MIN_WORDS = 4  # fewer words say too little about their language
 ENGLISH_SHARE = 0.15  # English prose is 25-50% function words; other languages almost none
 MIN_CONFIDENCE = 0.9
@@ -48,7 +49,11 @@ def _identify(text: str) -> tuple[str, float]:
 def language_of(text: str) -> str | None:
     """The ISO 639-1 code of the language ``text`` is written in, or None when it is too
     short or too mixed to tell."""
-    words = columns(text).words
+    return language_of_words(text, columns(text).words)
+
+
+def language_of_words(text: str, words: list[str]) -> str | None:
+    """:func:`language_of` ``text``, whose folded words are ``words`` (already at hand)."""
     letters = [w for w in words if not w.isdigit()]
     if len(letters) < MIN_WORDS:
         return None
@@ -63,9 +68,10 @@ def name_of(code: str) -> str:
     return NAMES.get(code, code)
 
 
-def other_language(answer: str, reference: str) -> str | None:
-    """The code of the answer's language where it differs from the reference's, else None."""
-    said = language_of(answer)
+def other_language(answer: str, reference: str, *, words: list[str] | None = None) -> str | None:
+    """The code of the answer's language where it differs from the reference's, else None
+    (``words``: the answer's folded words, where already at hand)."""
+    said = language_of(answer) if words is None else language_of_words(answer, words)
     if said is None:
         return None
     expected = language_of(reference)

@@ -89,7 +89,7 @@ class Run:
         warnings = (
             *self.base.warnings,
             *extra,
-            f"fuzzy grade: the LLM rubric was not used ({reason})",
+            f"{self.base.method} grade: the LLM rubric was not used ({reason})",
         )
         return replace(
             self.base,
@@ -169,7 +169,9 @@ def _broken(base: Base, exc: BaseException) -> GradeResult:
     """The fuzzy grade when the LLM call could not even be prepared."""
     log.exception("LLM rubric: the request could not be prepared")
     result = base[0]
-    reason = f"fuzzy grade: the LLM rubric was not used (internal error: {type(exc).__name__})"
+    reason = (
+        f"{result.method} grade: the LLM rubric was not used (internal error: {type(exc).__name__})"
+    )
     return replace(result, warnings=(*result.warnings, reason))
 
 

@@ -32,7 +32,7 @@ from grader import coverage
 from grader.cards import Card
 from grader.coverage import Assessment
 from grader.embedding import Embedder, Vectors
-from grader.language import name_of, other_language
+from grader.language import LANGUAGE, name_of
 from grader.result import PointResult, Status
 from grader.text import sentences
 
@@ -183,7 +183,7 @@ def assess(card: Card, answer: str, embedder: Embedder) -> Assessment:
     if not answer.strip() or len(card.points) < MIN_POINTS:
         return found
     evidence = match(card, answer, embedder)
-    language = other_language(answer, " ".join(p.text for p in card.points))
+    language = found.language
     points = []
     for p, margin, spread, lead, clause in zip(
         found.points, evidence.margin, evidence.spread, evidence.lead, evidence.span, strict=True
@@ -201,11 +201,10 @@ def assess(card: Card, answer: str, embedder: Embedder) -> Assessment:
         span = None if status == "missing" else p.span or clause
         text = answer[span[0] : span[1]] if span else None
         points.append(PointResult(p.id, p.section, p.text, status, text, span, value, False))
-    warnings = [w for w in found.warnings if not w.startswith(coverage.NO_MATCH)]
+    warnings = [w for w in found.warnings if not w.startswith((coverage.NO_MATCH, LANGUAGE))]
     if language is not None:
         warnings.append(
-            f"the answer seems to be in {name_of(language)}, not the card's language: "
-            "it was graded by meaning"
+            f"{LANGUAGE} {name_of(language)}, not the card's language: graded by meaning"
         )
     if all(p.status == "missing" and not p.contradicted for p in points):
         warnings.append(f"{coverage.NO_MATCH} (off-topic?)")

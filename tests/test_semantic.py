@@ -137,6 +137,30 @@ def test_a_sentence_beginning_you_should_is_graded_on_its_content(model) -> None
     assert not any("addresses the grader" in w for w in result.warnings)
 
 
+def test_the_fuzzy_matcher_names_another_language_too_instead_of_guessing_off_topic() -> None:
+    result = grade(IDLE_NODES, GERMAN, matcher="fuzzy")
+    assert any("seems to be in German" in w and "not meaning" in w for w in result.warnings)
+    assert not any("another language?" in w for w in result.warnings)
+
+
+def test_english_prose_is_told_without_loading_the_identifier(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from grader import language
+
+    def refuse(text: str) -> tuple[str, float]:
+        raise AssertionError("the identifier was loaded")
+
+    monkeypatch.setattr(language, "_identify", refuse)
+    assert language.language_of_words("x", "the model is retrained on the new data".split()) == "en"
+
+
+def test_a_few_words_are_too_few_to_tell_a_language() -> None:
+    from grader.language import language_of
+
+    assert language_of("canary, FF") is None
+
+
 # --- choosing the matcher -----------------------------------------------------------------
 
 

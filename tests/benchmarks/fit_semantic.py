@@ -28,7 +28,6 @@ from grader import coverage, semantic
 from grader.embedding import default_embedder
 from grader.evaluate import qwk, read_rows, round_half_up
 from grader.guard import blank, find_directives
-from grader.language import other_language
 from grader.scoring import Thresholds, coverage_of
 
 
@@ -65,7 +64,7 @@ def collect(paths: list[str]) -> list[dict[str, object]]:
             answer = blank(row.answer, find_directives(row.answer))
             found = coverage.assess(row.card, answer)
             similarity, spans = semantic.similarities(row.card, answer, embedder)
-            language = other_language(answer, " ".join(p.text for p in row.card.points))
+            language = found.language
             labels = [
                 1.0 if p.id in (row.covered or ()) else 0.5 if p.id in (row.partial or ()) else 0.0
                 for p in row.card.points
