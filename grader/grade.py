@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -193,7 +194,7 @@ async def grade_async(
         thresholds=thresholds,
     )
     if llm is None:
-        return base()[0]
+        return (await asyncio.to_thread(base))[0]  # off the event loop: by meaning takes a while
     from grader import llm_grade
 
     return await llm_grade.grade_async(
