@@ -13,6 +13,7 @@ import itertools
 import json
 import re
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,14 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from grader.cards import Card
 from grader.text import INVISIBLE
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+# Inside an installed package the templates are grader/prompts/ (the wheel maps the top-level
+# prompts/ there); in a checkout they are the top-level prompts/ itself.
+_INSTALLED = files("grader") / "prompts"
+PROMPTS_DIR = (
+    Path(str(_INSTALLED))
+    if _INSTALLED.is_dir()
+    else Path(__file__).resolve().parent.parent / "prompts"
+)
 TEMPLATES = ("rubric.system.j2", "rubric.user.j2")
 VERDICTS = ("covered", "partial", "missing")
 # Bounds on what a reply may cost to check: a real one is a few kilobytes.

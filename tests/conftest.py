@@ -11,13 +11,21 @@ FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# what the test run itself is told (CI's requirements, a server database to test against)
+_KEPT_SETTINGS = (
+    "FLASHGRADE_REQUIRE_BROWSER",
+    "FLASHGRADE_REQUIRE_POSTGRES",
+    "FLASHGRADE_TEST_DATABASE_URL",
+)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's OpenAI settings or writes outside tmp_path."""
     import os
 
     for name in list(os.environ):
-        if name.startswith(("OPENAI_", "FLASHGRADE_")) and name != "FLASHGRADE_REQUIRE_BROWSER":
+        if name.startswith(("OPENAI_", "FLASHGRADE_")) and name not in _KEPT_SETTINGS:
             monkeypatch.delenv(name, raising=False)
     data = tmp_path / "data"
     data.mkdir()
@@ -53,14 +61,78 @@ def decks_dir(tmp_path: Path, mlops_md: Path) -> Path:
 WEB_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
+# --- the database: SQLite, and PostgreSQL for the storage, API and concurrency tests ----------
+
+# The modules whose tests that use ``web_settings`` run against both databases.
+BOTH_DATABASES = {"test_web_storage", "test_web_api", "test_web_concurrency", "test_migrations"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--postgres-url",
+        default=None,
+        help="a PostgreSQL server to test against (each test gets a new database on it); "
+        "default: $FLASHGRADE_TEST_DATABASE_URL, else a throwaway cluster started by the tests",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if (
+        "database" in metafunc.fixturenames
+        and metafunc.module.__name__ in BOTH_DATABASES
+        and metafunc.definition.get_closest_marker("sqlite") is None
+    ):
+        metafunc.parametrize(
+            "database",
+            ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+            indirect=True,
+        )
+
+
+@pytest.fixture(scope="session")
+def postgres_server(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """A function giving the URL of a new, empty PostgreSQL database per call. Skipped with a
+    reason when PostgreSQL is not installed, unless FLASHGRADE_REQUIRE_POSTGRES is set."""
+    import os
+
+    from postgres import Cluster, database_from_url, find_bin_dir
+
+    url = request.config.getoption("--postgres-url") or os.environ.get(
+        "FLASHGRADE_TEST_DATABASE_URL"
+    )
+    if url:
+        yield lambda: database_from_url(url)
+        return
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        if os.environ.get("FLASHGRADE_REQUIRE_POSTGRES"):
+            pytest.fail("FLASHGRADE_REQUIRE_POSTGRES is set but PostgreSQL is not installed")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql) and no URL given")
+    cluster = Cluster(bin_dir).start()
+    try:
+        yield cluster.new_database
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
-def web_settings(tmp_path: Path, decks_dir: Path):  # type: ignore[no-untyped-def]
-    """Settings for a web app on a tmp_path database and decks dir, no .env, no FSRS fuzz."""
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database: SQLite in tmp_path, or (parametrised) PostgreSQL."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        return str(request.getfixturevalue("postgres_server")())
+    return f"sqlite:///{tmp_path / 'data' / 'flashgrade.sqlite3'}"
+
+
+@pytest.fixture
+def web_settings(tmp_path: Path, decks_dir: Path, database: str):  # type: ignore[no-untyped-def]
+    """Settings for a web app on an empty database (SQLite in tmp_path unless parametrised)
+    and a tmp_path decks dir, no .env, no FSRS fuzz."""
     from web.settings import Settings
 
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         data_dir=tmp_path / "data",
+        database_url=database,
         decks_dir=decks_dir,
         fsrs_fuzz=False,
         secret_key=WEB_SECRET,

@@ -146,10 +146,10 @@ def test_a_start_up_that_fails_after_the_llm_client_is_made_still_closes_it(
 
     app = create_app(_settings(fake, tmp_path, decks_dir))
 
-    def unreadable() -> list[object]:
+    def failing() -> None:
         raise OSError("the decks folder went away")
 
-    monkeypatch.setattr(app.state.practice, "cards", unreadable)
+    monkeypatch.setattr("web.app.gc.freeze", failing)  # the step after the client is made
     with pytest.raises(OSError, match="went away"), TestClient(app):
         pass
     assert len(closed) == 1 and app.state.practice.llm is None
@@ -171,14 +171,18 @@ def test_llm_failure_falls_back_and_the_page_says_why_without_the_key(
     assert metric(client.get("/metrics").text, "flashgrade_llm_fallbacks_total") == 1
 
 
-def test_the_database_cache_keeps_replies_with_a_memory_lru_in_front(tmp_path: Path) -> None:
+def test_the_llm_cache_is_shared_through_the_database(tmp_path: Path) -> None:
+    """Another server process (another store on the same file) reads what this one cached."""
     from web.store import LLMCache, Store
 
-    store = Store(f"sqlite:///{tmp_path / 'cache.db'}")
+    url = f"sqlite:///{tmp_path / 'cache.db'}"
+    store, other = Store(url), Store(url)
     store.create_schema()
-    cache = LLMCache(store, memory_items=2)
+    cache = LLMCache(store)
     for key in ("a", "b", "c"):
         cache.set(key, key.upper())
-    assert [cache.get(k) for k in ("a", "b", "c", "d")] == ["A", "B", "C", None]
-    assert LLMCache(store).get("a") == "A"  # from the table, not the memory
+    assert [LLMCache(other).get(k) for k in ("a", "b", "c", "d")] == ["A", "B", "C", None]
+    cache.set("a", "A2")
+    assert LLMCache(other).get("a") == "A2"
     store.dispose()
+    other.dispose()

@@ -161,24 +161,13 @@ def test_a_lowered_minimum_of_overrides_applies_at_the_next_start(web_settings, 
 def test_each_grading_method_has_a_map_of_its_own(web_app):
     """Overrides of fuzzy grades calibrate fuzzy suggestions only: the LLM rubric errs in
     its own ways, and learns from its own overrides."""
-    from datetime import UTC, datetime
-
     from web.calibrate import Calibrator
-    from web.writer import insert_attempts
 
-    def rows(method: str, pairs: list[tuple[int, int]]) -> list[dict]:
-        now = datetime.now(UTC)
-        return [
-            dict(deck_id="mlops", card_id="c", question="q", answer="a", grader_score=s,
-                 suggested=s, coverage=0.5, method=method, grader_version="t", warnings=[],
-                 llm_usage=None, points=[], final=f, seconds=None, created_at=now, scored_at=now)
-            for s, f in pairs
-        ]  # fmt: skip
-
-    with web_app.state.store.write() as session:
-        insert_attempts(session, rows("fuzzy", [(s, s - 1) for s in (2, 3, 4, 5)] * 5))
-        insert_attempts(session, rows("llm", [(s, s) for s in (2, 3, 4, 5)] * 5))
     calibrator = Calibrator(web_app.state.store)
+    with web_app.state.store.write() as session:
+        for s in (2, 3, 4, 5) * 5:
+            calibrator.record(session, "mlops", "fuzzy", s, s - 1, None)
+            calibrator.record(session, "mlops", "llm", s, s, None)
     assert [calibrator.apply("mlops", s, "fuzzy") for s in (2, 3, 4, 5)] == [1, 2, 3, 4]
     assert [calibrator.apply("mlops", s, "llm") for s in (2, 3, 4, 5)] == [2, 3, 4, 5]
     assert calibrator.state("mlops", "fuzzy").active

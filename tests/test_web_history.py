@@ -11,8 +11,7 @@ from datetime import datetime
 import pytest
 from web_helpers import attempt, scored
 
-from web.store import Attempt
-from web.writer import insert_attempts
+from web.models import Attempt
 
 CARD1 = "built-churn-prediction-model-subscription-service"
 CARD2 = "trained-machine-learning-model-sagemaker-want"
@@ -97,7 +96,8 @@ def test_csv_streams_a_long_history_completely(web_client, web_app):
         first = session.get(Attempt, 1)
         row = {c.name: getattr(first, c.name) for c in Attempt.__table__.columns if c.name != "id"}
     with web_app.state.store.write() as session:
-        insert_attempts(session, [row] * 449)  # several chunks of the streamed response
+        # several chunks of the streamed response
+        session.add_all([Attempt(**row) for _ in range(449)])
     rows = csv_rows(web_client.get("/api/attempts.csv"))
     assert [r["attempt_id"] for r in rows] == [str(n) for n in range(450, 0, -1)]
     assert all(r["answer"] == TRICKY for r in rows)

@@ -8,7 +8,7 @@ import shutil
 import time
 from datetime import UTC, datetime
 
-from web.store import Attempt, CardState
+from web.models import Attempt, CardState
 
 PARTIAL = "Package the model with its preprocessing steps and test the inference pipeline."
 CARD1 = "built-churn-prediction-model-subscription-service"
@@ -290,10 +290,10 @@ def _database_error(message: str, name: str | None):  # type: ignore[no-untyped-
 
 
 def _failing_writes(web_app, monkeypatch, error) -> None:  # type: ignore[no-untyped-def]
-    async def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise error
 
-    monkeypatch.setattr(web_app.state.practice.writer, "add", fail)
+    monkeypatch.setattr(web_app.state.practice, "record_attempt", fail)
 
 
 def test_a_database_that_cannot_be_written_just_now_is_a_503_saying_so(
@@ -419,3 +419,20 @@ def test_api_docs_page_loads_local_swagger(web_client):
     assert "/static/swagger/swagger-ui-bundle.js" in page.text
     assert web_client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
     assert web_client.get("/openapi.json").status_code == 200
+
+
+def test_a_deck_page_shows_a_hundred_cards_a_page(tmp_path, web_settings, decks_dir):
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    cards = "\n".join(f"## card-{i}\n\nQuestion {i}?\n\n- Point {i}\n" for i in range(1, 251))
+    (decks_dir / "big.md").write_text(f"# Big\n\n{cards}", encoding="utf-8")
+    with TestClient(create_app(web_settings)) as client:
+        first = client.get("/decks/big").text
+        last = client.get("/decks/big?page=3").text
+        beyond = client.get("/decks/big?page=4")
+    assert "Question 100?" in first and "Question 101?" not in first and "Page 1 of 3" in first
+    assert "Question 201?" in last and "Question 250?" in last and "Question 200?" not in last
+    assert 'href="/decks/big/cards/' in first
+    assert beyond.status_code == 404

@@ -13,7 +13,7 @@ from web_helpers import attempt, scored
 from grader import load_deck
 from web import charts as charts_module
 from web.agreement import Scored, report
-from web.store import Attempt
+from web.models import Attempt
 
 CARD1 = "built-churn-prediction-model-subscription-service"
 CARD2 = "trained-machine-learning-model-sagemaker-want"
@@ -287,9 +287,14 @@ def test_overall_stats_show_agreement_by_deck(web_client, four_scored):
     assert 'href="http://testserver/decks/mlops/stats">ML Ops Flashcards</a>' in page.text
 
 
-def test_agreement_is_split_by_grading_method(web_client, web_app, four_scored):
-    with web_app.state.store.write() as session:  # as if the LLM rubric had graded the last one
-        session.get(Attempt, four_scored[-1]["attempt_id"]).method = "llm"
+def test_agreement_is_split_by_grading_method(web_client, web_app, mlops_md):
+    full = full_answer(mlops_md, 2)
+    for card, text, final in [("1", "", 1), ("1", "", 3), ("2", full, 4)]:
+        scored(web_client, card, text, final)
+    last = attempt(web_client, "2", full)
+    with web_app.state.store.write() as session:  # as if the LLM rubric had graded it
+        session.get(Attempt, last["attempt_id"]).method = "llm"
+    web_client.post(f"/api/attempts/{last['attempt_id']}/score", json={"score": 2})
     page = web_client.get("/decks/mlops/stats")
     assert agreement_rows(page.text, "By grading method") == [
         ["fuzzy matching", "3", "33%", "+0.33", "more lenient"],
@@ -297,7 +302,9 @@ def test_agreement_is_split_by_grading_method(web_client, web_app, four_scored):
     ]
 
 
-def test_metrics_expose_agreement_gauges_by_deck_and_method(web_client, web_app, four_scored):
+def test_metrics_expose_agreement_gauges_by_deck_and_method(
+    web_client, web_app, four_scored, mlops_md
+):
     fuzzy = (("deck", "mlops"), ("method", "fuzzy"))
     g = gauges(web_client)
     assert g[("flashgrade_agreement_scored_attempts", fuzzy)] == 4
@@ -307,12 +314,13 @@ def test_metrics_expose_agreement_gauges_by_deck_and_method(web_client, web_app,
     assert g[("flashgrade_agreement_grader_exact_ratio", fuzzy)] == 0.25
     assert not any(name == "flashgrade_calibration_active" for name, _ in g)
 
-    with web_app.state.store.write() as session:
-        session.get(Attempt, four_scored[-1]["attempt_id"]).method = "llm"
+    last = attempt(web_client, "2", full_answer(mlops_md, 2))
+    with web_app.state.store.write() as session:  # as if the LLM rubric had graded it
+        session.get(Attempt, last["attempt_id"]).method = "llm"
+    web_client.post(f"/api/attempts/{last['attempt_id']}/score", json={"score": 2})
     g = gauges(web_client)
     llm = (("deck", "mlops"), ("method", "llm"))
-    assert g[("flashgrade_agreement_scored_attempts", fuzzy)] == 3
-    assert g[("flashgrade_agreement_mean_signed_difference", fuzzy)] == pytest.approx(1 / 3)
+    assert g[("flashgrade_agreement_scored_attempts", fuzzy)] == 4
     assert g[("flashgrade_agreement_scored_attempts", llm)] == 1
     assert g[("flashgrade_agreement_exact_ratio", llm)] == 0.0
     assert g[("flashgrade_agreement_mean_signed_difference", llm)] == -3.0

@@ -324,10 +324,29 @@ def test_catalog_skips_readme_files(decks_dir):
 # --- what is due -----------------------------------------------------------------------------
 
 
-def _state(card_id: str, due, introduced):
-    from web.store import CardState
+def _session_with_states(*states):
+    """A session on a fresh in-memory database holding card states of deck "d"."""
+    from web.store import Store
 
-    return CardState(deck_id="d", card_id=card_id, due=due, introduced_at=introduced, reps=1)
+    store = Store("sqlite://")
+    store.create_schema()
+    with store.write() as session:
+        session.add_all(states)
+    return store.read()
+
+
+def _state(card_id: str, due, introduced, deck_id: str = "d"):
+    from web.models import CardState
+
+    return CardState(
+        deck_id=deck_id,
+        card_id=card_id,
+        due=due,
+        introduced_at=introduced,
+        reps=1,
+        fsrs_card={},
+        last_reviewed_at=introduced,
+    )
 
 
 def test_cards_first_reviewed_before_today_do_not_count_against_the_new_limit():
@@ -336,11 +355,12 @@ def test_cards_first_reviewed_before_today_do_not_count_against_the_new_limit():
     from web import due
 
     now = datetime.now().astimezone()
-    states = {
-        "a": _state("a", now + timedelta(days=3), due.start_of_day(now) - timedelta(minutes=1)),
-        "b": _state("b", now + timedelta(days=3), due.start_of_day(now) + timedelta(minutes=1)),
-    }
-    assert due.new_left(states, now, per_day=2) == 1
+    later = now + timedelta(days=3)
+    with _session_with_states(
+        _state("a", later, due.start_of_day(now) - timedelta(minutes=1)),
+        _state("b", later, due.start_of_day(now) + timedelta(minutes=1)),
+    ) as session:
+        assert due.new_left(session, "d", now, per_day=2) == 1
 
 
 def test_most_overdue_card_comes_first(mlops_md):
@@ -352,13 +372,14 @@ def test_most_overdue_card_comes_first(mlops_md):
     deck = load_deck(mlops_md)
     now = datetime.now().astimezone()
     first, second, third = (c.id for c in deck.cards[:3])
-    states = {
-        first: _state(first, now - timedelta(hours=1), now - timedelta(days=9)),
-        third: _state(third, now - timedelta(days=2), now - timedelta(days=9)),
-        second: _state(second, now + timedelta(days=1), now - timedelta(days=9)),
-    }
-    assert due.next_card(deck, states, now, per_day=0).id == third
-    assert due.counts(deck, states, now, per_day=0).due == 2
+    long_ago = now - timedelta(days=9)
+    with _session_with_states(
+        _state(first, now - timedelta(hours=1), long_ago, deck.id),
+        _state(third, now - timedelta(days=2), long_ago, deck.id),
+        _state(second, now + timedelta(days=1), long_ago, deck.id),
+    ) as session:
+        assert due.next_card(session, deck, now, per_day=0).id == third
+        assert due.counts(session, deck, now, per_day=0).due == 2
 
 
 def test_a_calibrated_suggestion_beside_a_covered_point_is_never_1(web_client, web_app, mlops_md):
@@ -370,9 +391,9 @@ def test_a_calibrated_suggestion_beside_a_covered_point_is_never_1(web_client, w
     result = grade(card, "Use a canary release.")
     assert result.score == 2 and any(p.status == "covered" for p in result.points)
     calibrator = web_app.state.calibrator
-    calibrator.load()
     # a person who always scores one below: their map takes a 2 down to 1
-    calibrator._active[(deck.id, "fuzzy")] = Calibration((1, 1, 2, 3, 4), 20, 20, -1.0)
+    always_lower = Calibration((1, 1, 2, 3, 4), 20, 20, -1.0)
+    calibrator.active = lambda deck_id, method="fuzzy": always_lower
     practice = web_app.state.practice
     assert practice.suggest(deck, card, result) == 2
     vague = grade(card, "Keep an eye on it.")

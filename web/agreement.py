@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from web.store import Attempt, Store
+from web.models import AgreementTotal, Attempt
+from web.store import Store, add_to
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ class Scored:
     suggested: int  # shown
     grader: int  # the grader's own, uncalibrated
     final: int
+    n: int = 1  # how many scored attempts had exactly these values (from a GROUP BY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,12 +95,12 @@ def agreement(rows: Iterable[Scored]) -> Agreement:
     n = exact = signed = absolute = g_exact = g_signed = 0
     for r in rows:
         d = r.final - r.suggested
-        n += 1
-        exact += d == 0
-        signed += d
-        absolute += abs(d)
-        g_exact += r.final == r.grader
-        g_signed += r.final - r.grader
+        n += r.n
+        exact += r.n * (d == 0)
+        signed += r.n * d
+        absolute += r.n * abs(d)
+        g_exact += r.n * (r.final == r.grader)
+        g_signed += r.n * (r.final - r.grader)
     return Agreement(n, exact, signed, absolute, g_exact, g_signed)
 
 
@@ -117,6 +120,34 @@ class Report:
     by_card: dict[tuple[str, str], Agreement]
 
 
+def _sum(parts: Iterable[Agreement]) -> Agreement:
+    total = EMPTY
+    for a in parts:
+        total = Agreement(*(x + y for x, y in zip(
+            (total.n, total.exact, total.signed_sum, total.abs_sum, total.grader_exact,
+             total.grader_signed_sum),
+            (a.n, a.exact, a.signed_sum, a.abs_sum, a.grader_exact, a.grader_signed_sum),
+            strict=True,
+        )))  # fmt: skip
+    return total
+
+
+def grouped_report(groups: Iterable[tuple[str, str, str, Agreement]]) -> Report:
+    """The report from agreements already summed per (deck, card, method), e.g. by SQL."""
+    groups = list(groups)
+    by: dict[str, dict[Any, list[Agreement]]] = {"method": {}, "deck": {}, "card": {}}
+    for deck_id, card_id, method, a in groups:
+        by["method"].setdefault(method, []).append(a)
+        by["deck"].setdefault(deck_id, []).append(a)
+        by["card"].setdefault((deck_id, card_id), []).append(a)
+    return Report(
+        overall=_sum(a for *_, a in groups),
+        by_method={k: _sum(v) for k, v in sorted(by["method"].items())},
+        by_deck={k: _sum(v) for k, v in sorted(by["deck"].items())},
+        by_card={k: _sum(v) for k, v in by["card"].items()},
+    )
+
+
 def report(rows: Iterable[Scored]) -> Report:
     rows = list(rows)
     return Report(
@@ -125,6 +156,40 @@ def report(rows: Iterable[Scored]) -> Report:
         by_deck=dict(sorted(grouped(rows, lambda r: r.deck_id).items())),
         by_card=grouped(rows, lambda r: (r.deck_id, r.card_id)),
     )
+
+
+def record(session: Session, attempt: Attempt, final: int, previous: int | None) -> None:
+    """Add a final score to its card's agreement sums (replacing ``previous``, a re-score's
+    earlier one), inside the caller's write transaction."""
+    key = {"deck_id": attempt.deck_id, "card_id": attempt.card_id, "method": attempt.method}
+
+    def amounts(score: int, sign: int) -> dict[str, int]:
+        d = score - attempt.suggested
+        return {
+            "n": sign,
+            "exact": sign * (d == 0),
+            "signed_sum": sign * d,
+            "abs_sum": sign * abs(d),
+            "grader_exact": sign * (score == attempt.grader_score),
+            "grader_signed_sum": sign * (score - attempt.grader_score),
+        }
+
+    if previous is not None:
+        add_to(session, AgreementTotal, key, amounts(previous, -1))
+    add_to(session, AgreementTotal, key, amounts(final, 1))
+
+
+def totals(session: Session, deck_id: str | None = None) -> list[tuple[str, str, str, Agreement]]:
+    """The agreement sums per (deck, card, method), of one deck or every deck."""
+    query = select(AgreementTotal).where(AgreementTotal.n > 0)
+    if deck_id is not None:
+        query = query.where(AgreementTotal.deck_id == deck_id)
+    query = query.order_by(AgreementTotal.deck_id, AgreementTotal.card_id, AgreementTotal.method)
+    return [
+        (t.deck_id, t.card_id, t.method,
+         Agreement(t.n, t.exact, t.signed_sum, t.abs_sum, t.grader_exact, t.grader_signed_sum))
+        for t in session.scalars(query)
+    ]  # fmt: skip
 
 
 # --- /metrics ---------------------------------------------------------------------------------
@@ -179,20 +244,20 @@ class AgreementCollector:
     def collect(self) -> Iterator[GaugeMetricFamily]:
         families = list(self._families())
         n, exact, signed, absolute, grader_exact, active = families
-        diff = Attempt.final - Attempt.suggested
+        t = AgreementTotal
         query = (
             select(
-                Attempt.deck_id,
-                Attempt.method,
-                func.count(),
-                func.sum(case((Attempt.final == Attempt.suggested, 1), else_=0)),
-                func.sum(diff),
-                func.sum(func.abs(diff)),
-                func.sum(case((Attempt.final == Attempt.grader_score, 1), else_=0)),
+                t.deck_id,
+                t.method,
+                func.sum(t.n),
+                func.sum(t.exact),
+                func.sum(t.signed_sum),
+                func.sum(t.abs_sum),
+                func.sum(t.grader_exact),
             )
-            .where(Attempt.final.is_not(None))
-            .group_by(Attempt.deck_id, Attempt.method)
-            .order_by(Attempt.deck_id, Attempt.method)
+            .group_by(t.deck_id, t.method)
+            .having(func.sum(t.n) > 0)
+            .order_by(t.deck_id, t.method)
         )
         try:
             with self.store.read() as session:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -19,7 +18,6 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import OperationalError
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader import GRADER_VERSION
@@ -27,7 +25,7 @@ from web.agreement import AgreementCollector
 from web.calibrate import Calibrator
 from web.catalog import Catalog
 from web.deps import build_llm
-from web.grading import FuzzyGrader, warm
+from web.grading import FuzzyGrader
 from web.head import HeadAsGetMiddleware
 from web.metrics import Metrics, MetricsMiddleware
 from web.practice import AnswerTooLong, NotFound, Practice
@@ -46,7 +44,6 @@ from web.security import (
 )
 from web.settings import Settings
 from web.store import Store, unavailable_reason
-from web.writer import AttemptWriter
 
 log = logging.getLogger("web")
 
@@ -57,7 +54,8 @@ _JSON_PATHS = ("/api/", "/healthz", "/metrics", "/openapi.json")
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The web app on ``settings`` (read from the environment and ``.env`` when omitted)."""
     settings = settings if settings is not None else Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # the database and the secret key live here: for this account's eyes only
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret = (
         settings.secret_key.get_secret_value().encode()
         if settings.secret_key
@@ -69,41 +67,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     catalog = Catalog(settings.decks_dir)
     schedule = Schedule(desired_retention=settings.desired_retention, fuzz=settings.fsrs_fuzz)
     fuzzy = FuzzyGrader(workers=settings.grade_workers, strictness=settings.strictness)
-    writer = AttemptWriter(store)
     # each deck's suggestions calibrated to the person's overrides (web/calibrate.py)
     calibrator = Calibrator(
         store, enabled=settings.calibration, min_overrides=settings.calibration_min_overrides
     )
     calibrator.load()
-    practice = Practice(
-        settings, store, catalog, schedule, metrics, fuzzy, writer, calibrator=calibrator
-    )
-    metrics.registry.register(AgreementCollector(store, calibrator.active_decks))
+    practice = Practice(settings, store, catalog, schedule, metrics, fuzzy, calibrator=calibrator)
+    metrics.add_collector(AgreementCollector(store, calibrator.active_decks))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         practice.llm = build_llm(settings, store)
         if practice.llm is not None:
             log.info("LLM grading with model %s", settings.llm_model)
-        warm_up = None
         try:  # from here on, a failed start-up still closes what it opened
-            cards = await run_in_threadpool(practice.cards)
-            if fuzzy.workers and practice.llm is None:  # with an LLM, grade_async grades
-                await fuzzy.start(cards)  # the workers warm up on these cards
-            else:  # the grader prepares each card once: not on the first person's answer
-                warm_up = asyncio.create_task(run_in_threadpool(warm, cards, settings.strictness))
-            # what start-up built lives as long as the app: keep the GC from walking it again
-            # and again (its full passes were the p99 latency under load). No gc.collect()
-            # first: in a big process (a test run) it costs over 0.1 s per start, and start-up
-            # leaves little garbage.
+            # no warm-up: the grader prepares a card the first time it grades it, so the first
+            # answer after a restart waits for its own card only.
+            # What start-up built lives as long as the app: keep the GC from walking it again
+            # and again (its full passes were the p99 latency under load).
             gc.freeze()
             yield
         finally:
             gc.unfreeze()
-            if warm_up is not None and not warm_up.done():
-                warm_up.cancel()
             await fuzzy.close()
-            await run_in_threadpool(writer.close)
             client, practice.llm = practice.llm, None
             close = getattr(client, "aclose", None) or getattr(client, "close", None)
             if close is not None:

@@ -2,43 +2,37 @@
 
 Every scored attempt is a (grader's score, final score) pair; the attempt keeps the grader's
 own, uncalibrated score (``Attempt.grader_score``) beside the suggestion shown
-(``Attempt.suggested``), so refits always learn from uncalibrated pairs. Once a deck has
-``min_overrides`` overrides, ``grader.calibration.fit_calibration`` gives a monotone map
-1-5 -> 1-5; it is refitted after every score (one GROUP BY over the deck's scored attempts),
-stored in the ``deck_calibrations`` table so that it survives restarts, and applied to every
-later suggestion for that deck unless switched off (globally by the setting
+(``Attempt.suggested``), so maps always learn from uncalibrated pairs. The pairs are counted
+as they are scored (``calibration_counts``: at most 25 rows per deck and method), so a refit
+reads those counts, never the deck's history (and a deck with thousands of pairs is refitted
+each time they grow by 1%, not on every score). Once a deck has ``min_overrides`` overrides,
+``grader.calibration.fit_calibration`` gives a monotone map 1-5 -> 1-5, stored in
+``deck_calibrations`` in the same transaction as the score, and applied to every later
+suggestion for that deck unless switched off (globally by the setting
 ``FLASHGRADE_CALIBRATION``, or per deck).
 
-``apply`` is on the grading hot path: it is a dict lookup, never a query.
+Several server processes share the database, so nothing here is kept in memory: ``apply``
+reads the deck's row (one primary-key lookup); parsing its JSON is cached by its text.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
-from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import String, Text, func, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from grader.calibration import Calibration, fit_calibration
-from web.store import Attempt, Base, Store, utcnow
+from web.models import CalibrationCount, DeckCalibration, utcnow
+from web.store import Store, add_to
 
-
-class DeckCalibration(Base):
-    """A deck's calibration map (JSON, null until enough overrides) and its on/off switch."""
-
-    __tablename__ = "deck_calibrations"
-
-    deck_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    enabled: Mapped[bool] = mapped_column(default=True)
-    calibration: Mapped[str | None] = mapped_column(Text)  # {method: Calibration JSON}
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-Key = tuple[str, str]  # (deck id, grading method: "fuzzy" or "llm")
+METHODS = ("fuzzy", "llm")
+# a map fitted from this many pairs or more is refitted once they have grown by REFIT_GROWTH
+REFIT_ALWAYS_BELOW = 2000
+REFIT_GROWTH = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +63,22 @@ class DeckState:
         return max(0, self.min_overrides - self.overrides)
 
 
+@lru_cache(maxsize=256)
+def _parse(text: str | None) -> dict[str, Calibration]:
+    """A deck's stored maps by method (cached: the same text is read on every suggestion)."""
+    if not text:
+        return {}
+    return {m: Calibration.from_json(json.dumps(c)) for m, c in json.loads(text).items()}
+
+
+def _dump(maps: dict[str, Calibration]) -> str | None:
+    if not maps:
+        return None
+    return json.dumps({m: json.loads(c.to_json()) for m, c in sorted(maps.items())})
+
+
 class Calibrator:
-    """The calibrations of every deck, kept in memory and in the ``deck_calibrations`` table.
+    """The calibrations of every deck, in the ``deck_calibrations`` table.
 
     A deck has one map per grading method: the fuzzy grader and the LLM rubric differ in
     their own ways, so what a person corrects in one says little about the other.
@@ -80,150 +88,166 @@ class Calibrator:
         self.store = store
         self.enabled = enabled
         self.min_overrides = min_overrides
-        self._lock = threading.Lock()  # refits and switches, one at a time
-        self._switch: dict[str, bool] = {}
-        self._fits: dict[Key, Calibration] = {}
-        self._active: dict[Key, Calibration] = {}  # what apply() uses
-        self._loaded = False
 
     # --- the hot path --------------------------------------------------------------------
 
     def apply(self, deck_id: str, score: int, method: str = "fuzzy") -> int:
         """The suggestion to show for the grader's ``score`` on ``deck_id`` (always 1-5)."""
-        if not self._loaded:
-            self.load()
-        calibration = self._active.get((deck_id, method))
+        calibration = self.active(deck_id, method)
         return score if calibration is None else calibration.apply(score)
 
     def active(self, deck_id: str, method: str = "fuzzy") -> Calibration | None:
         """The calibration applied to the deck's suggestions by ``method`` now, if any."""
-        if not self._loaded:
-            self.load()
-        return self._active.get((deck_id, method))
-
-    # --- storage -------------------------------------------------------------------------
-
-    def load(self) -> None:
-        """Read every deck's switch and refit its maps from its scored attempts (once; later
-        changes go through this object). Refitting at start-up keeps the stored maps in step
-        with the settings (a changed minimum of overrides) and with the fitting code."""
-        with self._lock:
-            if self._loaded:
-                return
-            with self.store.read() as session:
-                rows = {r.deck_id: r for r in session.execute(select(DeckCalibration)).scalars()}
-                scored = session.execute(
-                    select(Attempt.deck_id, Attempt.method)
-                    .where(Attempt.final.is_not(None))
-                    .distinct()
-                ).all()
-            for deck_id, row in rows.items():
-                self._switch[deck_id] = row.enabled
-            for deck_id, method in sorted((str(d), str(m)) for d, m in scored):
-                fitted = fit_calibration(
-                    self.pairs(deck_id, method), min_overrides=self.min_overrides
+        if not self.enabled:
+            return None
+        with self.store.read() as session:
+            row = session.execute(
+                select(DeckCalibration.enabled, DeckCalibration.calibration).where(
+                    DeckCalibration.deck_id == deck_id
                 )
-                if fitted is not None:
-                    self._fits[(deck_id, method)] = fitted
-            for deck_id in {d for d, _ in scored}.union(rows):
-                text = self._stored_text(str(deck_id))
-                row = rows.get(deck_id)
-                if (row.calibration if row is not None else None) != text:
-                    self._store_row(str(deck_id), calibration=text)
-                self._publish(str(deck_id))
-            self._loaded = True
+            ).first()
+        if row is None or not row.enabled:
+            return None
+        calibration = _parse(row.calibration).get(method)
+        return None if calibration is None or calibration.is_identity else calibration
 
-    def _stored_text(self, deck_id: str) -> str | None:
-        """The deck's maps as stored: JSON, by method."""
-        maps = {
-            m: json.loads(c.to_json()) for (d, m), c in sorted(self._fits.items()) if d == deck_id
-        }
-        return json.dumps(maps) if maps else None
+    # --- recording scores ----------------------------------------------------------------
 
-    def _publish(self, deck_id: str) -> None:
-        on = self.enabled and self._switch.get(deck_id, True)
-        for key in [k for k in self._active if k[0] == deck_id]:
-            del self._active[key]
-        for key, calibration in self._fits.items():
-            if key[0] == deck_id and on and not calibration.is_identity:
-                self._active[key] = calibration
+    def record(
+        self,
+        session: Session,
+        deck_id: str,
+        method: str,
+        grader_score: int,
+        final: int,
+        previous: int | None,
+    ) -> None:
+        """Count a final score (replacing ``previous``, a re-score's earlier one) and refit the
+        deck's map, inside the caller's write transaction."""
+        self.store.lock(session, f"calibration:{deck_id}")  # one refit of a deck at a time
+        key = {"deck_id": deck_id, "method": method, "grader_score": grader_score}
+        if previous is not None:
+            add_to(session, CalibrationCount, {**key, "final": previous}, {"n": -1})
+        add_to(session, CalibrationCount, {**key, "final": final}, {"n": 1})
+        if self.enabled:  # switched off everywhere: load() refits when it is on again
+            self._refit(session, deck_id, method, always=False)
+
+    def _counts(self, session: Session, deck_id: str, method: str) -> list[tuple[int, int, int]]:
+        """(grader's score, final score, how many): at most 25 rows."""
+        rows = session.execute(
+            select(CalibrationCount.grader_score, CalibrationCount.final, CalibrationCount.n)
+            .where(CalibrationCount.deck_id == deck_id, CalibrationCount.method == method)
+            .order_by(CalibrationCount.grader_score, CalibrationCount.final)
+        ).all()
+        return [(int(s), int(f), int(n)) for s, f, n in rows if n]
+
+    def _pairs(self, session: Session, deck_id: str, method: str) -> list[tuple[int, int]]:
+        return [(s, f) for s, f, n in self._counts(session, deck_id, method) for _ in range(n)]
 
     def pairs(self, deck_id: str, method: str = "fuzzy") -> list[tuple[int, int]]:
         """The (grader's score, final score) pairs of the deck's scored attempts graded by
         ``method``."""
-        query = (
-            select(Attempt.grader_score, Attempt.final, func.count())
-            .where(
-                Attempt.deck_id == deck_id,
-                Attempt.method == method,
-                Attempt.final.is_not(None),
-            )
-            .group_by(Attempt.grader_score, Attempt.final)
-        )
         with self.store.read() as session:
-            counts = session.execute(query).all()
-        return [(int(s), int(f)) for s, f, n in counts for _ in range(int(n))]
+            return self._pairs(session, deck_id, method)
+
+    def _refit(
+        self, session: Session, deck_id: str, method: str, *, always: bool = True
+    ) -> Calibration | None:
+        """Fit and store the deck's map for ``method``. Unless ``always``, a map fitted from
+        REFIT_ALWAYS_BELOW pairs or more is kept until the pairs have grown by REFIT_GROWTH:
+        the fit reads every pair (pure Python), and one more pair in thousands moves no
+        level's mean by a score."""
+        counts = self._counts(session, deck_id, method)
+        total = sum(n for _, _, n in counts)
+        overrides = sum(n for s, f, n in counts if s != f)
+        row = session.get(DeckCalibration, deck_id)
+        maps = dict(_parse(row.calibration if row is not None else None))
+        current = maps.get(method)
+        if (
+            not always
+            and current is not None
+            and overrides >= self.min_overrides
+            and current.pairs >= REFIT_ALWAYS_BELOW
+            and abs(total - current.pairs) < current.pairs * REFIT_GROWTH
+        ):
+            return current
+        calibration = None
+        if overrides >= self.min_overrides:
+            pairs = [(s, f) for s, f, n in counts for _ in range(n)]
+            calibration = fit_calibration(pairs, min_overrides=self.min_overrides)
+        if calibration is None:
+            maps.pop(method, None)
+        else:
+            maps[method] = calibration
+        text = _dump(maps)
+        if row is None:
+            if text is not None:
+                session.add(DeckCalibration(deck_id=deck_id, enabled=True, calibration=text))
+        elif row.calibration != text:
+            row.calibration = text
+            row.updated_at = utcnow()
+        return calibration
 
     def refit(self, deck_id: str, method: str = "fuzzy") -> Calibration | None:
-        """Fit the deck's map for ``method`` again and store it (None: not enough overrides
-        yet). Called after every score; costs one grouped query and, on change, one upsert."""
-        if not self._loaded:
-            self.load()
-        with self._lock:
-            key = (deck_id, method)
-            calibration = fit_calibration(
-                self.pairs(deck_id, method), min_overrides=self.min_overrides
-            )
-            previous = self._fits.get(key)
-            if previous != calibration:
-                if calibration is None:
-                    self._fits.pop(key, None)
-                else:
-                    self._fits[key] = calibration
-                self._store_row(deck_id, calibration=self._stored_text(deck_id))
-                self._publish(deck_id)
-            return calibration
+        """Fit the deck's map for ``method`` again from its counts and store it (None: not
+        enough overrides yet)."""
+        with self.store.write() as session:
+            self.store.lock(session, f"calibration:{deck_id}")
+            return self._refit(session, deck_id, method)
+
+    def load(self) -> None:
+        """Refit every deck's maps from their counts (at start-up): keeps the stored maps in
+        step with the settings (a changed minimum of overrides) and with the fitting code."""
+        if not self.enabled:
+            return
+        with self.store.read() as session:
+            keys = session.execute(
+                select(CalibrationCount.deck_id, CalibrationCount.method).distinct()
+            ).all()
+        for deck_id, method in sorted((str(d), str(m)) for d, m in keys):
+            self.refit(deck_id, method)
+
+    # --- the switch and the stats page -----------------------------------------------------
 
     def set_enabled(self, deck_id: str, enabled: bool) -> None:
         """The deck's own switch, for every method (stored; takes effect for the next
-        suggestion)."""
-        if not self._loaded:
-            self.load()
-        with self._lock:
-            self._store_row(deck_id, enabled=enabled)
-            self._switch[deck_id] = enabled
-            self._publish(deck_id)
-
-    def _store_row(self, deck_id: str, **values: Any) -> None:
-        """Insert or update the deck's row with ``values`` (calibration, enabled)."""
+        suggestion, in every server process)."""
         with self.store.write() as session:
+            self.store.lock(session, f"calibration:{deck_id}")
             row = session.get(DeckCalibration, deck_id)
             if row is None:
-                row = DeckCalibration(deck_id=deck_id, enabled=True, calibration=None)
-                session.add(row)
-            for name, value in values.items():
-                setattr(row, name, value)
-            row.updated_at = utcnow()
+                session.add(DeckCalibration(deck_id=deck_id, enabled=enabled, calibration=None))
+            else:
+                row.enabled = enabled
+                row.updated_at = utcnow()
 
     def state(self, deck_id: str, method: str = "fuzzy") -> DeckState:
-        if not self._loaded:
-            self.load()
-        overrides = sum(1 for s, f in self.pairs(deck_id, method) if s != f)
+        with self.store.read() as session:
+            row = session.get(DeckCalibration, deck_id)
+            counts = self._counts(session, deck_id, method)
         return DeckState(
             deck_id=deck_id,
             method=method,
-            enabled=self._switch.get(deck_id, True),
+            enabled=row.enabled if row is not None else True,
             globally_enabled=self.enabled,
-            calibration=self._fits.get((deck_id, method)),
+            calibration=_parse(row.calibration if row is not None else None).get(method),
             min_overrides=self.min_overrides,
-            overrides=overrides,
+            overrides=sum(n for s, f, n in counts if s != f),
         )
 
     def active_decks(self) -> list[str]:
         """The decks with a calibration applied to some method's suggestions."""
-        if not self._loaded:
-            self.load()
-        return sorted({deck_id for deck_id, _ in self._active})
+        if not self.enabled:
+            return []
+        with self.store.read() as session:
+            rows = session.execute(
+                select(DeckCalibration.deck_id, DeckCalibration.calibration).where(
+                    DeckCalibration.enabled.is_(True), DeckCalibration.calibration.is_not(None)
+                )
+            ).all()
+        return sorted(
+            d for d, text in rows if any(not c.is_identity for c in _parse(text).values())
+        )
 
 
 def note(attempt: Any, calibrator: Calibrator | None) -> str | None:

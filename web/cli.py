@@ -369,7 +369,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the web app with uvicorn (one worker) on the settings' host and port."""
+    """Run the web app with uvicorn on the settings' host and port (``--workers`` processes)."""
     overrides = {
         name: value
         for name, value in (
@@ -400,6 +400,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s:  %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per plugin otherwise
     try:
         app = create_app(settings)
     except (SchemaError, ArgumentError) as exc:
@@ -414,6 +415,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"flashgrade: decks from {settings.decks_dir}, database {database}",
         file=sys.stderr,
     )
+    if args.workers > 1:  # the app above has migrated the database and made the secret key
+        del app
+        _serve_workers(settings, args.workers, overrides)
+        return 0
     uvicorn.run(
         app,
         host=settings.host,
@@ -423,6 +428,42 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server_header=False,
     )
     return 0
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if not 1 <= number <= 64:
+        raise argparse.ArgumentTypeError(f"must be 1-64, not {number}")
+    return number
+
+
+def _serve_workers(settings: Settings, workers: int, overrides: dict[str, object]) -> None:
+    """Run ``workers`` uvicorn processes, each building the app from the environment (which
+    carries the command line's settings); their metrics are summed through Prometheus's
+    multiprocess mode in a folder of their own."""
+    import shutil
+
+    import uvicorn
+
+    for name, value in overrides.items():
+        os.environ[f"FLASHGRADE_{name.upper()}"] = str(value)
+    metrics_dir = tempfile.mkdtemp(prefix="flashgrade-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run(
+            "web.main:app",
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            log_level=settings.log_level,
+            access_log=settings.access_log,
+            server_header=False,
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _masked(url: str) -> str:
@@ -524,6 +565,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None, help="port (default 8000)")
     p.add_argument("--db", default=None, help="SQLAlchemy database URL")
     p.add_argument("--decks", default=None, help="directory of deck files")
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="server processes on the one database (default 1)",
+    )
 
     p = add("grade", cmd_grade, "grade one answer against one card")
     p.add_argument("--deck", required=True, help="deck file (any supported format)")

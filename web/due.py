@@ -1,17 +1,23 @@
 """What is due: a deck's cards against their schedules, today's new-card allowance.
 
-Pure functions over a deck, its cards' stored states and the time, so the rules can be read
-(and tested) apart from the database.
+Every figure is a query on ``card_states`` (counts, a minimum, one page of rows), so a deck
+of 10,000 cards never loads 10,000 states.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
 from grader import Card, Deck
-from web.store import CardState
+from web.models import CardState
+
+# card ids per IN (...) list: well under SQLite's limit of bound parameters
+CHUNK = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,23 +45,47 @@ def start_of_day(now: datetime) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def new_left(states: Mapping[str, CardState], now: datetime, per_day: int) -> int:
+def _chunks(cards: Sequence[Card]) -> Iterator[list[str]]:
+    for start in range(0, len(cards), CHUNK):
+        yield [card.id for card in cards[start : start + CHUNK]]
+
+
+def new_left(session: Session, deck_id: str, now: datetime, per_day: int) -> int:
     """New cards still allowed today: the limit less the cards first reviewed today."""
-    today = start_of_day(now)
-    introduced = sum(1 for s in states.values() if s.introduced_at >= today)
-    return max(0, per_day - introduced)
+    introduced = session.scalar(
+        select(func.count()).where(
+            CardState.deck_id == deck_id, CardState.introduced_at >= start_of_day(now)
+        )
+    )
+    return max(0, per_day - int(introduced or 0))
 
 
-def counts(deck: Deck, states: Mapping[str, CardState], now: datetime, per_day: int) -> DeckCounts:
-    ids = {card.id for card in deck.cards}
-    due = sum(1 for cid, s in states.items() if cid in ids and s.due <= now)
-    unseen = sum(1 for card in deck.cards if card.id not in states)
-    return DeckCounts(deck, due, min(unseen, new_left(states, now, per_day)), unseen)
+def counts(session: Session, deck: Deck, now: datetime, per_day: int) -> DeckCounts:
+    """The deck's due and new cards, counted by the database."""
+    seen = due = 0
+    for ids in _chunks(deck.cards):
+        row = session.execute(
+            select(func.count(), func.sum(case((CardState.due <= now, 1), else_=0))).where(
+                CardState.deck_id == deck.id, CardState.card_id.in_(ids)
+            )
+        ).one()
+        seen += int(row[0] or 0)
+        due += int(row[1] or 0)
+    unseen = len(deck.cards) - seen
+    return DeckCounts(deck, due, min(unseen, new_left(session, deck.id, now, per_day)), unseen)
 
 
-def rows(deck: Deck, states: Mapping[str, CardState], now: datetime) -> list[CardRow]:
+def rows(session: Session, deck: Deck, cards: Sequence[Card], now: datetime) -> list[CardRow]:
+    """``cards`` of ``deck`` (a page of them, or all) with their schedules."""
+    states = {}
+    for ids in _chunks(cards):
+        query = select(CardState.card_id, CardState.due, CardState.last_score, CardState.reps)
+        for r in session.execute(
+            query.where(CardState.deck_id == deck.id, CardState.card_id.in_(ids))
+        ):
+            states[r.card_id] = r
     out = []
-    for card in deck.cards:
+    for card in cards:
         s = states.get(card.id)
         out.append(
             CardRow(
@@ -69,25 +99,37 @@ def rows(deck: Deck, states: Mapping[str, CardState], now: datetime) -> list[Car
     return out
 
 
-def next_card(
-    deck: Deck, states: Mapping[str, CardState], now: datetime, per_day: int
-) -> Card | None:
+def next_card(session: Session, deck: Deck, now: datetime, per_day: int) -> Card | None:
     """The most overdue card, else the first new one while today's limit allows, else None."""
-    by_id = {card.id: card for card in deck.cards}
-    due = sorted(
-        (s for s in states.values() if s.card_id in by_id and s.due <= now), key=lambda s: s.due
-    )
-    if due:
-        return by_id[due[0].card_id]
-    if new_left(states, now, per_day) > 0:
+    best: tuple[datetime, str] | None = None
+    for ids in _chunks(deck.cards):
+        row = session.execute(
+            select(CardState.due, CardState.card_id)
+            .where(CardState.deck_id == deck.id, CardState.card_id.in_(ids), CardState.due <= now)
+            .order_by(CardState.due)
+            .limit(1)
+        ).first()
+        if row is not None and (best is None or row.due < best[0]):
+            best = (row.due, row.card_id)
+    if best is not None:
+        return deck.card(best[1])
+    if new_left(session, deck.id, now, per_day) > 0:
+        seen = set(session.scalars(select(CardState.card_id).where(CardState.deck_id == deck.id)))
         for card in deck.cards:
-            if card.id not in states:
+            if card.id not in seen:
                 return card
     return None
 
 
-def next_due_at(deck: Deck, states: Mapping[str, CardState]) -> datetime | None:
+def next_due_at(session: Session, deck: Deck) -> datetime | None:
     """When the deck's next card falls due (for "come back at ..." messages)."""
-    ids = {card.id for card in deck.cards}
-    dues = [s.due for s in states.values() if s.card_id in ids]
-    return min(dues) if dues else None
+    dues = [
+        session.scalar(
+            select(func.min(CardState.due)).where(
+                CardState.deck_id == deck.id, CardState.card_id.in_(ids)
+            )
+        )
+        for ids in _chunks(deck.cards)
+    ]
+    found = [d for d in dues if d is not None]
+    return min(found) if found else None

@@ -1,278 +1,65 @@
-"""Fuzzy grading off the event loop, in worker processes.
+"""Fuzzy grading off the event loop: in a standard-library process pool, or in-process.
 
 Fuzzy grading is pure-Python CPU work (about a millisecond per answer, far more for long
 ones): on the event loop it would stall every other request, and in a thread it would still
-hold the GIL. Each worker here is a child process (``python -m web.grading``) fed over its
-stdin/stdout pipes with length-prefixed pickles, driven by asyncio directly: a request costs
-the server process tens of microseconds (``ProcessPoolExecutor`` costs ~0.4 ms).
-
-``workers=0`` grades in the server process instead: short answers inline, long ones in a
-thread. A worker that dies is replaced; the answers it held are graded in-process.
+hold the GIL. ``workers`` processes of a ``ProcessPoolExecutor`` grade instead (started on
+the first answer; each prepares a card's terms the first time it sees the card, so nothing
+waits for a whole deck to be prepared). ``workers=0`` grades in the server process: short
+answers inline, long ones in a thread. More throughput comes from ``serve --workers N``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import gc
-import itertools
 import logging
-import pickle
-import struct
-import sys
-import time
-from collections.abc import Iterable
-from typing import Any, BinaryIO
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from starlette.concurrency import run_in_threadpool
 
-from grader import Card, GradeResult, PointResult, grade
+from grader import Card, GradeResult, grade
 
 log = logging.getLogger(__name__)
 
 # Without workers, answers up to this long are graded inline; longer ones in a thread.
 INLINE_GRADE_CHARS = 2000
-_HEADER = struct.Struct("!I")
-# Workers that keep dying are not restarted again and again: after MAX_DEATHS within
-# DEATH_WINDOW seconds, grading stays in the server process until the window has passed.
-MAX_DEATHS = 3
-DEATH_WINDOW = 60
-
-
-_RESULT_FIELDS = tuple(f.name for f in dataclasses.fields(GradeResult))
-_POINT_FIELDS = tuple(f.name for f in dataclasses.fields(PointResult))
-
-
-def encode(result: GradeResult) -> tuple[Any, ...]:
-    """A GradeResult as plain tuples: pickling slotted dataclasses field by field through
-    ``dataclasses``' own hooks costs several times more."""
-    values = [getattr(result, name) for name in _RESULT_FIELDS]
-    values[_RESULT_FIELDS.index("points")] = tuple(
-        tuple(getattr(p, name) for name in _POINT_FIELDS) for p in result.points
-    )
-    return tuple(values)
-
-
-def decode(values: tuple[Any, ...]) -> GradeResult:
-    fields = dict(zip(_RESULT_FIELDS, values, strict=True))
-    fields["points"] = tuple(PointResult(*p) for p in fields["points"])
-    return GradeResult(**fields)
 
 
 def grade_one(card: Card, answer: str, strictness: str) -> GradeResult:
     return grade(card, answer, strictness=strictness)  # type: ignore[arg-type]
 
 
-def warm(cards: Iterable[Card], strictness: str) -> None:
-    """Let the grader prepare each card's terms once, before the first real answer."""
-    for card in cards:
-        try:
-            grade_one(card, "warm up", strictness)
-        except Exception as exc:  # that card's answers will show the error when graded
-            log.warning("warming up on card %s failed: %s", card.id, exc)
-
-
-class WorkerDied(RuntimeError):
-    pass
-
-
-class _Worker:
-    """One child process and the answers it is grading."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self.pending: dict[int, asyncio.Future[GradeResult]] = {}
-        self.outbox: list[bytes] = []
-        self.reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        stdout = self.process.stdout
-        assert stdout is not None
-        try:
-            while True:
-                (size,) = _HEADER.unpack(await stdout.readexactly(_HEADER.size))
-                request_id, ok, payload = pickle.loads(await stdout.readexactly(size))
-                future = self.pending.pop(request_id, None)
-                if future is not None and not future.done():
-                    if ok:
-                        future.set_result(decode(payload))
-                    else:
-                        future.set_exception(RuntimeError(payload))
-        except (asyncio.IncompleteReadError, ConnectionError, pickle.UnpicklingError):
-            pass
-        finally:
-            for future in self.pending.values():
-                if not future.done():
-                    future.set_exception(WorkerDied("grading worker exited"))
-            self.pending.clear()
-
-    @property
-    def alive(self) -> bool:
-        return self.process.returncode is None and not self.reader.done()
-
-    def submit(self, request_id: int, message: bytes) -> asyncio.Future[GradeResult]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[GradeResult] = loop.create_future()
-        self.pending[request_id] = future
-        if not self.outbox:  # requests of one loop iteration go in one write
-            loop.call_soon(self._flush)
-        self.outbox.append(_HEADER.pack(len(message)) + message)
-        return future
-
-    def _flush(self) -> None:
-        data, self.outbox = b"".join(self.outbox), []
-        stdin = self.process.stdin
-        if stdin is not None and not stdin.is_closing():
-            stdin.write(data)
-
-    async def close(self) -> None:
-        if self.process.stdin is not None and not self.process.stdin.is_closing():
-            self.process.stdin.close()  # the worker exits at end of input
-        try:
-            await asyncio.wait_for(self.process.wait(), timeout=5)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-        self.reader.cancel()
-
-
 class FuzzyGrader:
-    """Grades answers with the fuzzy grader in ``workers`` child processes (0: in-process)."""
+    """Grades answers with the fuzzy grader in ``workers`` processes (0: in-process)."""
 
     def __init__(self, *, workers: int, strictness: str) -> None:
         self.workers = workers
         self.strictness = strictness
-        self._pool: list[_Worker] = []
-        self._cards: tuple[Card, ...] = ()
-        self._index: dict[int, int] = {}  # id() of a card the workers hold -> its index
-        self._ids = itertools.count()
-        self._deaths: list[float] = []  # when workers died lately (monotonic seconds)
-        self._revival: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._pool: ProcessPoolExecutor | None = None
 
-    async def start(self, cards: Iterable[Card] = ()) -> None:
-        """Start the workers; each warms up on ``cards`` before it reads its first answer."""
-        self._cards = tuple(cards)
-        self._index = {id(card): i for i, card in enumerate(self._cards)}
-        for _ in range(self.workers):
-            self._pool.append(await self._spawn())
-
-    async def _spawn(self) -> _Worker:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "web.grading",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-        )
-        worker = _Worker(process)
-        setup = pickle.dumps((self._cards, self.strictness), protocol=pickle.HIGHEST_PROTOCOL)
-        assert process.stdin is not None
-        process.stdin.write(_HEADER.pack(len(setup)) + setup)
-        return worker
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # spawn, not fork: the server process has threads (a fork would copy their locks)
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+        return self._pool
 
     async def grade(self, card: Card, answer: str) -> GradeResult:
-        worker = min(self._pool, key=lambda w: len(w.pending), default=None)
-        if worker is not None:
-            if not worker.alive:
-                await self._replace(worker)
-            else:
-                request_id = next(self._ids)
-                # a card the workers were given at start-up goes by its index (self._cards
-                # keeps those objects alive, so their id() cannot be reused); others in full
-                key: Card | int = self._index.get(id(card), card)
-                message = pickle.dumps((request_id, key, answer), protocol=pickle.HIGHEST_PROTOCOL)
-                try:
-                    return await worker.submit(request_id, message)
-                except (WorkerDied, ConnectionError) as exc:
-                    log.warning("grading in the server process: %s", exc)
-                    await self._replace(worker)
-                except RuntimeError as exc:  # the grader failed there: fail here, with a trace
-                    log.warning("the grading worker failed (%s); grading in-process", exc)
+        if self.workers:
+            loop = asyncio.get_running_loop()
+            try:
+                return await loop.run_in_executor(
+                    self._executor(), grade_one, card, answer, self.strictness
+                )
+            except BrokenProcessPool as exc:  # a worker died: a new pool for the next answer
+                log.warning("grading in the server process: %s", exc)
+                self._pool = None
         if len(answer) <= INLINE_GRADE_CHARS:
             return grade_one(card, answer, self.strictness)
         return await run_in_threadpool(grade_one, card, answer, self.strictness)
 
-    async def _replace(self, worker: _Worker) -> None:
-        """Start a new worker for a dead one, unless workers keep dying: after
-        ``MAX_DEATHS`` in ``DEATH_WINDOW`` seconds, grade in-process until the window passes."""
-        if worker not in self._pool:
-            return
-        self._pool.remove(worker)
-        now = time.monotonic()
-        self._deaths = [t for t in self._deaths if now - t < DEATH_WINDOW] + [now]
-        status = worker.process.returncode
-        if len(self._deaths) >= MAX_DEATHS:
-            log.error(
-                "grading workers keep dying (last exit status %s); grading in the server "
-                "process for %d s",
-                status,
-                DEATH_WINDOW,
-            )
-            if self._revival is None:
-                self._revival = asyncio.get_running_loop().call_later(DEATH_WINDOW, self._revive)
-            return
-        self._pool.append(await self._spawn())
-        log.warning("replaced a grading worker (exit status %s)", status)
-
-    def _revive(self) -> None:
-        self._revival = None
-        self._deaths.clear()
-        for _ in range(self.workers - len(self._pool)):
-            task = asyncio.get_running_loop().create_task(self._respawn())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _respawn(self) -> None:
-        try:
-            self._pool.append(await self._spawn())
-        except OSError as exc:
-            log.error("cannot start a grading worker: %s", exc)
-
     async def close(self) -> None:
-        if self._revival is not None:
-            self._revival.cancel()
-            self._revival = None
-        for task in list(self._tasks):
-            task.cancel()
-        pool, self._pool = self._pool, []
-        await asyncio.gather(*(w.close() for w in pool), return_exceptions=True)
-
-
-# --- the worker process -------------------------------------------------------------------
-
-
-def _read_frame(stream: BinaryIO) -> Any:
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
-        return None
-    (size,) = _HEADER.unpack(header)
-    return pickle.loads(stream.read(size))
-
-
-def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
-    """Grade answers from ``stdin`` until it closes; replies go to ``stdout``."""
-    setup = _read_frame(stdin)
-    if setup is None:
-        return
-    cards, strictness = setup
-    warm(cards, strictness)
-    gc.collect()
-    gc.freeze()  # the cards and the grader's prepared terms live as long as the worker
-    while (request := _read_frame(stdin)) is not None:
-        request_id, card, answer = request
-        if isinstance(card, int):  # the index of a card sent at start-up
-            card = cards[card]
-        try:
-            reply = (request_id, True, encode(grade_one(card, answer, strictness)))
-        except Exception as exc:  # reported to the server, which grades in-process instead
-            reply = (request_id, False, f"{type(exc).__name__}: {exc}")
-        data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
-        stdout.write(_HEADER.pack(len(data)) + data)
-        stdout.flush()
-
-
-if __name__ == "__main__":
-    replies = sys.stdout.buffer
-    sys.stdout = sys.stderr  # a stray print() must not corrupt the replies
-    serve(sys.stdin.buffer, replies)
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown, cancel_futures=True)

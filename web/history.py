@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Select, select
 from sqlalchemy.orm import defer
 
 from grader import CardNotFound
 from web.catalog import Catalog, DeckNotFound
-from web.store import Attempt, Store
+from web.models import Attempt
+from web.store import Store
 
 
 def attempts_query(
@@ -17,7 +20,7 @@ def attempts_query(
     card_key: str | None,
     *,
     overridden: bool = False,
-) -> Select[tuple[Attempt]]:
+) -> Select[Any]:
     """Attempts newest first, by deck and card (id, or position in the deck), or only those
     whose final score differs from the suggestion; raises ``DeckNotFound`` for a deck that is
     neither in the files nor in the history."""

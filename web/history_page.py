@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from web.catalog import Catalog, labelled
 from web.history import attempts_query
-from web.store import Attempt, Store
+from web.models import Attempt
+from web.store import Store
 
 PER_PAGE = 25
 

@@ -1,12 +1,20 @@
-"""Prometheus metrics on the app's own registry: request latency, grades, overrides."""
+"""Prometheus metrics on the app's own registry: request latency, grades, overrides.
+
+With ``serve --workers N`` every process counts into files in ``PROMETHEUS_MULTIPROC_DIR``
+(Prometheus's multiprocess mode, set up by the CLI), and a scrape of any process sums them;
+the gauges read from the database (agreement) are the same in every process.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "MetricsMiddleware"]
@@ -19,6 +27,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._collectors: list[Collector] = []
         self.requests = Histogram(
             "flashgrade_http_request_duration_seconds",
             "Time to answer an HTTP request, by route template.",
@@ -94,8 +103,19 @@ class Metrics:
         if final != suggested:
             self.overrides.labels("up" if final > suggested else "down").inc()
 
+    def add_collector(self, collector: Collector) -> None:
+        """A collector computed at scrape time (from the database), in every mode."""
+        self.registry.register(collector)
+        self._collectors.append(collector)
+
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()  # every process's counts, summed from their files
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        for collector in self._collectors:
+            registry.register(collector)
+        return generate_latest(registry)
 
 
 class MetricsMiddleware:

@@ -11,22 +11,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select
+from starlette.concurrency import run_in_threadpool
 
 from grader import Card, CardNotFound, Deck, GradeResult, grade_async
 from grader.llm_types import ChatClient
 from grader.scoring import at_least_2_if_covered
-from web import due, history, reviews
+from web import agreement, due, history, reviews
 from web.calibrate import Calibrator
 from web.catalog import Catalog, DeckNotFound
 from web.grading import FuzzyGrader
 from web.metrics import Metrics
+from web.models import Attempt, CardState, utcnow
 from web.schedule import Schedule
 from web.settings import Settings
-from web.store import Attempt, CardState, Store, utcnow
-from web.writer import AttemptWriter, insert_attempts
+from web.store import Store
 
 MAX_SECONDS = 24 * 3600.0
+PAGE_SIZE = 100  # cards per page of a deck
 
 
 class NotFound(LookupError):
@@ -78,7 +80,6 @@ class Practice:
         schedule: Schedule,
         metrics: Metrics,
         fuzzy: FuzzyGrader,
-        writer: AttemptWriter,
         *,
         calibrator: Calibrator | None = None,
         clock: Callable[[], datetime] = utcnow,
@@ -90,7 +91,6 @@ class Practice:
         self.schedule = schedule
         self.metrics = metrics
         self.fuzzy = fuzzy
-        self.writer = writer
         self.clock = clock
         # the app's LLM client (grader.llm.AsyncLLMClient), set for the app's lifetime; None:
         # fuzzy grading only
@@ -141,7 +141,11 @@ class Practice:
         if llm is not None and result.method != "llm":
             self.metrics.llm_fallbacks.inc()
         self.metrics.record_llm(result.llm_usage)
-        return Graded(deck, card, result, self.suggest(deck, card, result))
+        if self.calibrator is None or not self.calibrator.enabled:
+            return Graded(deck, card, result, result.score)
+        # the deck's map is read from the database (another process may have changed it)
+        suggested = await run_in_threadpool(self.suggest, deck, card, result)
+        return Graded(deck, card, result, suggested)
 
     async def submit(
         self,
@@ -153,15 +157,17 @@ class Practice:
     ) -> Submitted:
         """Grade an answer and store the attempt; it is committed when this returns."""
         graded = await self.grade(deck_id, card_key, answer)
-        attempt_id = await self.writer.add(self._attempt_row(graded, answer, seconds))
-        self.metrics.attempts.inc()
+        attempt_id = await run_in_threadpool(self.record_attempt, graded, answer, seconds)
         return Submitted(attempt_id, graded)
 
     def record_attempt(self, graded: Graded, answer: str, seconds: float | None) -> int:
-        """Store an attempt with its points in a transaction of its own; returns its id."""
-        row = self._attempt_row(graded, answer, seconds)
+        """Store an attempt with its points in a transaction of its own; returns the id the
+        database gave it, once committed."""
+        attempt = Attempt(**self._attempt_row(graded, answer, seconds))
         with self.store.write() as session:
-            [attempt_id] = insert_attempts(session, [row])
+            session.add(attempt)
+            session.flush()
+            attempt_id = attempt.id
         self.metrics.attempts.inc()
         return attempt_id
 
@@ -221,13 +227,19 @@ class Practice:
             attempt = session.get(Attempt, attempt_id)
             if attempt is None:
                 raise NotFound(f"no attempt {attempt_id}")
+            # one writer per card at a time: its first review creates its state
+            self.store.lock(session, f"card:{attempt.deck_id}:{attempt.card_id}")
+            session.refresh(attempt)
             previous = attempt.final
             state = reviews.record(session, self.schedule, attempt, score, now)
             attempt.final = score
             attempt.scored_at = now
+            agreement.record(session, attempt, score, previous)
+            if self.calibrator is not None:  # every score is a label: count it, refit
+                self.calibrator.record(
+                    session, attempt.deck_id, attempt.method, attempt.grader_score, score, previous
+                )
         self.metrics.record_score(suggested=attempt.suggested, final=score)
-        if self.calibrator is not None:  # every score is a label: refit the deck's map
-            self.calibrator.refit(attempt.deck_id, attempt.method)
         return Scored(attempt=attempt, next_due=state.due, previous_final=previous)
 
     def list_attempts(
@@ -257,9 +269,7 @@ class Practice:
         with self.store.read() as session:
             yield from session.scalars(query)
 
-    def _attempts(
-        self, deck_id: str | None, card_key: str | None, overridden: bool
-    ) -> Select[tuple[Attempt]]:
+    def _attempts(self, deck_id: str | None, card_key: str | None, overridden: bool) -> Select[Any]:
         try:
             return history.attempts_query(
                 self.store, self.catalog, deck_id, card_key, overridden=overridden
@@ -269,34 +279,33 @@ class Practice:
 
     # --- the schedule ------------------------------------------------------------------------
 
-    def _states(self, deck: Deck) -> dict[str, CardState]:
-        with self.store.read() as session:
-            rows = session.scalars(select(CardState).where(CardState.deck_id == deck.id))
-            return {row.card_id: row for row in rows}
-
     def counts(self, deck: Deck) -> due.DeckCounts:
-        return due.counts(deck, self._states(deck), self.clock(), self.settings.new_cards_per_day)
+        with self.store.read() as session:
+            return due.counts(session, deck, self.clock(), self.settings.new_cards_per_day)
 
     def overview(self) -> list[due.DeckCounts]:
         return [self.counts(deck) for deck in self.catalog.decks()]
 
-    def cards(self) -> list[Card]:
-        """Every card of every deck (to warm the grader up with)."""
-        return [card for deck in self.catalog.decks() for card in deck.cards]
-
-    def deck_cards(self, deck_id: str) -> tuple[due.DeckCounts, list[due.CardRow]]:
+    def deck_cards(
+        self, deck_id: str, page: int | None = None
+    ) -> tuple[due.DeckCounts, list[due.CardRow]]:
+        """The deck's counts and its cards with their schedules: every card, or one page of
+        ``PAGE_SIZE`` (numbered from 1)."""
         deck = self.deck(deck_id)
-        states, now = self._states(deck), self.clock()
-        per_day = self.settings.new_cards_per_day
-        return due.counts(deck, states, now, per_day), due.rows(deck, states, now)
+        cards = deck.cards
+        if page is not None:
+            cards = cards[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        now, per_day = self.clock(), self.settings.new_cards_per_day
+        with self.store.read() as session:
+            return due.counts(session, deck, now, per_day), due.rows(session, deck, cards, now)
 
     def next_card(self, deck_id: str) -> Card | None:
         """The most overdue card, else a new one while today's limit allows, else None."""
         deck = self.deck(deck_id)
-        return due.next_card(
-            deck, self._states(deck), self.clock(), self.settings.new_cards_per_day
-        )
+        with self.store.read() as session:
+            return due.next_card(session, deck, self.clock(), self.settings.new_cards_per_day)
 
     def next_due_at(self, deck_id: str) -> datetime | None:
         deck = self.deck(deck_id)
-        return due.next_due_at(deck, self._states(deck))
+        with self.store.read() as session:
+            return due.next_due_at(session, deck)

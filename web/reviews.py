@@ -12,8 +12,18 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from web.models import Attempt, CardState, Review
 from web.schedule import Reviewed, ReviewInput, Schedule, rating_for
-from web.store import Attempt, CardState, Review
+
+MASTERED = 4  # a last final score of at least this, and not overdue, counts as mastered
+RECENT = 3  # the weakest cards are ranked by the mean of their last RECENT final scores
+
+
+def _mastered_until(review: Review, following: datetime | None) -> datetime | None:
+    """Until when ``review`` leaves its card mastered: its due date, or the next review."""
+    if review.score < MASTERED:
+        return None
+    return review.due_after if following is None else min(review.due_after, following)
 
 
 def record(
@@ -48,9 +58,19 @@ def _reschedule(
             ReviewInput(review.score, review.reviewed_at, review.duration_ms),
         )
         review.due_after = reviewed.due
+        review.mastered_until = _mastered_until(review, None)
+        previous = session.scalars(
+            select(Review)
+            .where(Review.deck_id == attempt.deck_id, Review.card_id == attempt.card_id)
+            .order_by(Review.reviewed_at.desc(), Review.id.desc())
+            .limit(1)
+        ).first()
+        if previous is not None:  # its card is no longer mastered on its account from now
+            previous.mastered_until = _mastered_until(previous, review.reviewed_at)
         reps = state.reps + 1
         introduced_at = state.introduced_at
         last = review
+        recent = [*(state.recent_scores or []), review.score][-RECENT:]
     else:
         # a first review, or a re-score: replay the card's whole history, oldest first
         stored = session.scalars(
@@ -67,9 +87,12 @@ def _reschedule(
         )
         for r, due_after in zip(history, reviewed.due_after, strict=True):
             r.due_after = due_after
+        for r, following in zip(history, [*history[1:], None], strict=True):
+            r.mastered_until = _mastered_until(r, following.reviewed_at if following else None)
         reps = len(history)
         introduced_at = history[0].reviewed_at
         last = history[-1]
+        recent = [r.score for r in history[-RECENT:]]
     if state is None:
         state = CardState(deck_id=attempt.deck_id, card_id=attempt.card_id)
         session.add(state)
@@ -78,5 +101,6 @@ def _reschedule(
     state.fsrs_card = reviewed.to_dict()
     state.due = reviewed.due
     state.last_score = last.score
+    state.recent_scores = recent
     state.last_reviewed_at = last.reviewed_at
     return state

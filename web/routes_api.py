@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from web.deps import MetricsDep, PracticeDep
 from web.metrics import CONTENT_TYPE_LATEST
+from web.models import Attempt
 from web.schemas import (
     CSV_FIELDS,
     AttemptOut,
@@ -34,7 +35,6 @@ from web.schemas import (
     ScoreOut,
     ScoreRequest,
 )
-from web.store import Attempt
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "unknown deck, card or attempt"},

@@ -10,7 +10,7 @@ import time
 from contextlib import suppress
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import OperationalError
 
@@ -20,9 +20,10 @@ from web.calibrate import note as calibration_note
 from web.catalog import labelled
 from web.deps import CsrfToken, PracticeDep, SettingsDep, verify_csrf
 from web.highlight import segments
-from web.practice import AnswerTooLong, NotFound, Practice
+from web.models import Attempt
+from web.practice import PAGE_SIZE, AnswerTooLong, NotFound, Practice
 from web.security import CSRF_COOKIE
-from web.store import Attempt, unavailable_reason
+from web.store import unavailable_reason
 
 router = APIRouter(include_in_schema=False)
 
@@ -78,15 +79,32 @@ def home(
     )
 
 
+def _cards_url(request: Request, deck_id: str) -> str:
+    """The URL a card's id is appended to: one url_for for a page, not one per card."""
+    return str(request.app.url_path_for("card", deck=deck_id, card="_")).rsplit("/", 1)[0]
+
+
 @router.get("/decks/{deck}", name="deck")
 def deck_page(
-    request: Request, deck: str, practice: PracticeDep, added: bool = False
+    request: Request,
+    deck: str,
+    practice: PracticeDep,
+    added: bool = False,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> HTMLResponse:
-    counts, rows = practice.deck_cards(deck)
+    """The deck's cards, ``PAGE_SIZE`` a page, with their schedules."""
+    pages = max(1, -(-len(practice.deck(deck).cards) // PAGE_SIZE))
+    if page > pages:
+        raise NotFound(f"no page {page}: the deck has {pages}")
+    counts, rows = practice.deck_cards(deck, page)
     context = {
         "deck": counts.deck,
         "counts": counts,
         "rows": rows,
+        "page": page,
+        "pages": pages,
+        # one url_for for the page, not one per card
+        "cards_url": _cards_url(request, counts.deck.id),
         "added": added,
         "file_error": practice.catalog.error_of(counts.deck.id),
     }
@@ -107,11 +125,13 @@ def practice_next(
     last = _scored_attempt(practice, d, scored)
     card = practice.next_card(deck)
     if card is None:
-        counts, rows = practice.deck_cards(deck)
+        counts, rows = practice.deck_cards(deck, 1)
         context = {
             "deck": d,
             "counts": counts,
             "rows": rows,
+            "pages": -(-len(d.cards) // PAGE_SIZE),
+            "cards_url": _cards_url(request, d.id),
             "last": last,
             "next_due": practice.next_due_at(deck),
         }

@@ -92,6 +92,9 @@ def _positions(practice: Any) -> dict[tuple[str, str], int]:
 # --- stats ------------------------------------------------------------------------------------
 
 
+BY_CARD_ROWS = 50  # cards in the agreement table of a deck's stats
+
+
 @router.get("/stats", name="stats")
 def stats_all(request: Request, practice: PracticeDep, days: Days = stats.DEFAULT_DAYS) -> Response:
     figures = stats.compute(practice.store, practice.catalog, None, days=days)
@@ -128,8 +131,12 @@ def _stats_page(
 ) -> HTMLResponse:
     decks = practice.catalog.decks()
     cards = {(d.id, c.id): c for d in decks for c in d.cards}
+    # a page of at most BY_CARD_ROWS cards, those where the person differs most
+    differing = sorted(
+        figures.agreement.by_card.items(), key=lambda item: (-item[1].mean_abs, -item[1].n)
+    )[:BY_CARD_ROWS]
     by_card = sorted(
-        figures.agreement.by_card.items(),
+        differing,
         key=lambda item: (
             item[0][0],
             cards[item[0]].position if item[0] in cards else 10**9,
@@ -140,6 +147,7 @@ def _stats_page(
         **_chart_context(figures),
         "cards": cards,
         "by_card": by_card,
+        "by_card_total": len(figures.agreement.by_card),
         "titles": {d.id: d.title for d in decks},
         "states": states or {},
         "calibration": calibration,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
@@ -9,7 +10,14 @@ import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-BUNDLED_DECKS = Path(__file__).resolve().parent.parent / "decks"
+# The decks shipped with flashgrade: web/shipped_decks/ in an installed package (the wheel
+# maps the top-level decks/ there), the top-level decks/ in a checkout.
+_INSTALLED_DECKS = files("web") / "shipped_decks"
+BUNDLED_DECKS = (
+    Path(str(_INSTALLED_DECKS))
+    if _INSTALLED_DECKS.is_dir()
+    else Path(__file__).resolve().parent.parent / "decks"
+)
 
 
 def default_data_dir() -> Path:

@@ -2,30 +2,33 @@
 weakest cards, the reference points missed most often, grader agreement and LLM usage.
 
 Everything is computed from the database on request (reads only), in the server's local
-time zone for days, like the daily new-card limit.
+time zone for days, like the daily new-card limit. The database does the counting (GROUP BY):
+Python sees at most a row per card, per card and hour, or per score combination, never one
+per attempt, so the cost stays flat as history grows.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, and_, cast, func, select, true
+from sqlalchemy.orm import Session
 
 from grader import Deck
-from web.agreement import Report, Scored, report
+from web.agreement import Report, grouped_report
+from web.agreement import totals as agreement_totals
 from web.catalog import Catalog, DeckNotFound, labelled
-from web.store import Attempt, CardState, Review, Store, utcnow
+from web.models import Attempt, CardState, Review, utcnow
+from web.reviews import MASTERED
+from web.store import Store
 
 WINDOWS = (7, 30, 90, 365)  # the day ranges the pages offer
 DEFAULT_DAYS = 30
-MASTERED = 4  # a last final score of at least this, and not overdue, counts as mastered
-RECENT = 3  # the weakest cards are ranked by the mean of their last RECENT final scores
-MAX_ROWS = 50_000  # attempts read for the figures (the most recent ones)
-MAX_POINT_ROWS = 5_000  # attempts whose points are counted for "missed most often"
+MAX_POINT_ROWS = 2_000  # the most recent attempts whose points count for "missed most often"
 
 
 class NoSuchDeck(LookupError):
@@ -118,7 +121,6 @@ class Stats:
     today: date
     attempts: int
     scored: int
-    truncated: bool  # more than MAX_ROWS attempts: the figures use the most recent ones
     cards: int  # cards in the mastery denominator
     reviews_per_day: list[tuple[date, int]]
     mastery: list[tuple[date, int]]  # day, mastered cards at its end
@@ -167,190 +169,251 @@ def compute(
     today = _local(now, tz).date()
     decks = {d.id: d for d in catalog.decks()}
     deck = decks.get(deck_id) if deck_id is not None else None
-
-    attempts = _attempt_rows(store, deck_id)
-    truncated = len(attempts) > MAX_ROWS
-    attempts = attempts[:MAX_ROWS]
-    if deck_id is not None and deck is None and not attempts:
-        raise NoSuchDeck(f"no deck {deck_id!r}")
-    reviews = _review_rows(store, deck_id)
-    states = _state_rows(store, deck_id)
-
-    # the cards that count: those of the deck files, plus history of decks whose file is gone
-    universe: set[tuple[str, str]] = set()
-    scope = [deck] if deck is not None else ([] if deck_id is not None else list(decks.values()))
-    for d in scope:
-        universe.update((d.id, c.id) for c in d.cards)
-    for a in attempts:
-        if a.deck_id not in decks:
-            universe.add((a.deck_id, a.card_id))
-
     first_day = today - timedelta(days=days - 1)
     window = [first_day + timedelta(days=i) for i in range(days)]
-    per_day = Counter(_local(r.reviewed_at, tz).date() for r in reviews)
-    reviews_per_day = [(d, per_day.get(d, 0)) for d in window]
-    mastery = _mastery(reviews, universe, window, now, tz)
+    start = _end_of_day(first_day - timedelta(days=1), tz)
 
-    scored_rows = [a for a in attempts if a.final is not None]
+    with store.read() as session:
+        totals = _totals(session, deck_id)
+        if deck_id is not None and deck is None and not totals:
+            raise NoSuchDeck(f"no deck {deck_id!r}")
+        # the cards that count: the deck files', plus those of decks whose file is gone
+        universe: set[tuple[str, str]] = set()
+        everything = list(decks.values()) if deck_id is None else []
+        for d in [deck] if deck is not None else everything:
+            universe.update((d.id, c.id) for c in d.cards)
+        gone = sorted({d for d, _, _, _ in totals} - set(decks))
+        if gone:
+            universe.update(_cards_of(session, gone))
+        reviews_by_hour = _reviews_by_hour(session, deck_id, start)
+        mastery = _mastery(session, deck_id, window, start, now, tz)
+        agreement = _agreement(session, deck_id)
+        weakest = _weakest(session, deck_id, decks, now)
+        missed = _missed(session, deck_id, decks)
+        llm = _llm(session, deck_id)
+        mastered_now = _mastered_now(session, deck_id, now) if deck_id is None else None
+
+    per_day: Counter[date] = Counter()
+    for hour, count in reviews_by_hour:
+        per_day[_local(hour, tz).date()] += count
+    reviews_per_day = [(d, per_day.get(d, 0)) for d in window]
+
     score_counts = [0] * 5
-    for a in scored_rows:
-        score_counts[a.final - 1] += 1
-    agreement = report(
-        Scored(a.deck_id, a.card_id, a.method, a.suggested, a.grader_score, a.final)
-        for a in scored_rows
-    )
+    methods: Counter[str] = Counter()
+    attempts = scored = 0
+    for _deck, method, final, n in totals:
+        attempts += n
+        methods[method] += n
+        if final is not None:
+            scored += n
+            score_counts[final - 1] += n
     stats = Stats(
         deck_id=deck_id,
         title=deck.title if deck is not None else (deck_id or "All decks"),
         deck=deck,
         days=days,
         today=today,
-        attempts=len(attempts),
-        scored=len(scored_rows),
-        truncated=truncated,
+        attempts=attempts,
+        scored=scored,
         cards=len(universe),
         reviews_per_day=reviews_per_day,
         mastery=mastery,
         score_counts=score_counts,
-        methods=dict(Counter(a.method for a in attempts).most_common()),
-        weakest=_weakest(attempts, states, decks, now),
-        missed=_missed(store, deck_id, decks),
+        methods=dict(methods.most_common()),
+        weakest=weakest,
+        missed=missed,
         agreement=agreement,
-        llm=_llm(attempts),
+        llm=llm,
     )
-    if deck_id is None:
-        stats.decks.extend(_deck_lines(decks, attempts, reviews, now))
+    if deck_id is None and mastered_now is not None:
+        stats.decks.extend(_deck_lines(decks, totals, mastered_now, universe))
     return stats
 
 
-# --- queries ----------------------------------------------------------------------------------
+# --- queries: aggregates, a row per card (or per card and hour) at most ------------------------
 
 
-def _attempt_rows(store: Store, deck_id: str | None) -> list[Any]:
-    query = select(
-        Attempt.id,
-        Attempt.deck_id,
-        Attempt.card_id,
-        Attempt.question,
-        Attempt.suggested,
-        Attempt.grader_score,
-        Attempt.final,
-        Attempt.method,
-        Attempt.llm_usage,
-        Attempt.created_at,
-    ).order_by(Attempt.id.desc())
-    if deck_id is not None:
-        query = query.where(Attempt.deck_id == deck_id)
-    with store.read() as session:
-        return list(session.execute(query.limit(MAX_ROWS + 1)).all())
+def _where_deck(query: Any, column: Any, deck_id: str | None) -> Any:
+    return query if deck_id is None else query.where(column == deck_id)
 
 
-def _review_rows(store: Store, deck_id: str | None) -> list[Any]:
-    query = select(
-        Review.deck_id, Review.card_id, Review.score, Review.reviewed_at, Review.due_after
-    ).order_by(Review.reviewed_at, Review.id)
-    if deck_id is not None:
-        query = query.where(Review.deck_id == deck_id)
-    with store.read() as session:
-        return list(session.execute(query).all())
+def _totals(session: Session, deck_id: str | None) -> list[tuple[str, str, int | None, int]]:
+    """Attempts by deck, grading method and final score (None: unscored)."""
+    query = select(Attempt.deck_id, Attempt.method, Attempt.final, func.count()).group_by(
+        Attempt.deck_id, Attempt.method, Attempt.final
+    )
+    rows = session.execute(_where_deck(query, Attempt.deck_id, deck_id)).all()
+    return [(str(d), str(m), f, int(n)) for d, m, f, n in rows]
 
 
-def _state_rows(store: Store, deck_id: str | None) -> dict[tuple[str, str], Any]:
-    query = select(CardState.deck_id, CardState.card_id, CardState.due)
-    if deck_id is not None:
-        query = query.where(CardState.deck_id == deck_id)
-    with store.read() as session:
-        return {(r.deck_id, r.card_id): r for r in session.execute(query)}
+def _cards_of(session: Session, deck_ids: list[str]) -> set[tuple[str, str]]:
+    """The cards with attempts in decks whose file is gone."""
+    query = select(Attempt.deck_id, Attempt.card_id).where(Attempt.deck_id.in_(deck_ids))
+    return {(str(d), str(c)) for d, c in session.execute(query.distinct())}
+
+
+def _hour(session: Session, column: Any) -> Any:
+    """``column`` truncated to its UTC hour, as text the dialect can group by."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(column, "YYYY-MM-DD HH24")
+    return func.strftime("%Y-%m-%d %H", column)
+
+
+def _by_hour(session: Session, column: Any, *conditions: Any) -> list[tuple[datetime, int]]:
+    """Rows meeting ``conditions`` counted by the UTC hour of ``column``: at most 24 a day."""
+    hour = _hour(session, column)
+    query = select(hour, func.count()).where(*conditions).group_by(hour)
+    return [
+        (datetime.strptime(h, "%Y-%m-%d %H").replace(tzinfo=UTC), int(n))
+        for h, n in session.execute(query)
+    ]
+
+
+def _deck_condition(column: Any, deck_id: str | None) -> Any:
+    return column == deck_id if deck_id is not None else true()
+
+
+def _reviews_by_hour(
+    session: Session, deck_id: str | None, start: datetime
+) -> list[tuple[datetime, int]]:
+    """Reviews since ``start``, by UTC hour."""
+    return _by_hour(
+        session,
+        Review.reviewed_at,
+        Review.reviewed_at >= start,
+        _deck_condition(Review.deck_id, deck_id),
+    )
+
+
+def _mastery(
+    session: Session,
+    deck_id: str | None,
+    window: list[date],
+    start: datetime,
+    now: datetime,
+    tz: tzinfo | None,
+) -> list[tuple[date, int]]:
+    """Mastered cards at the end of each day (now, for today): the card's last final score
+    is 4-5 and its next review is not yet due. Each review of 4-5 leaves its card mastered
+    from when it was given until ``mastered_until``; so the count at a moment is the intervals
+    begun by then less those ended by then, counted by hour in the database."""
+    deck = _deck_condition(Review.deck_id, deck_id)
+    mastered = and_(Review.mastered_until.is_not(None), Review.reviewed_at < Review.mastered_until)
+    at_start = session.scalar(
+        select(func.count()).where(
+            deck, mastered, Review.reviewed_at < start, Review.mastered_until > start
+        )
+    )
+    begun = _by_hour(session, Review.reviewed_at, deck, mastered, Review.reviewed_at >= start)
+    ended = _by_hour(
+        session,
+        Review.mastered_until,
+        deck,
+        Review.mastered_until > start,
+        Review.mastered_until <= now,
+        mastered,
+    )
+    events = sorted([(h, n) for h, n in begun] + [(h, -n) for h, n in ended])
+    count, i, out = int(at_start or 0), 0, []
+    for day in window:
+        moment = min(_end_of_day(day, tz), now)
+        # an hour counts once it has begun before the moment (whole hours: day ends and now)
+        while i < len(events) and (events[i][0] < moment):
+            count += events[i][1]
+            i += 1
+        out.append((day, count))
+    return out
+
+
+def _agreement(session: Session, deck_id: str | None) -> Report:
+    """Agreement by deck, card and method, from the sums kept per card as scores come in."""
+    return grouped_report(agreement_totals(session, deck_id))
+
+
+def _mastered_now(session: Session, deck_id: str | None, now: datetime) -> Counter[tuple[str, str]]:
+    """The cards mastered now, from their current states."""
+    query = select(CardState.deck_id, CardState.card_id).where(
+        CardState.last_score >= MASTERED, CardState.due > now
+    )
+    return Counter((str(d), str(c)) for d, c in session.execute(query))
 
 
 # --- figures ----------------------------------------------------------------------------------
 
 
-def _mastery(
-    reviews: list[Any],
-    universe: set[tuple[str, str]],
-    window: list[date],
-    now: datetime,
-    tz: tzinfo | None,
-) -> list[tuple[date, int]]:
-    """Mastered cards at the end of each day (now, for today): the card's last final score
-    is 4-5 and its next review is not yet due."""
-    last: dict[tuple[str, str], Any] = {}
-    out: list[tuple[date, int]] = []
-    i = 0
-    for day in window:
-        moment = min(_end_of_day(day, tz), now)
-        while i < len(reviews) and reviews[i].reviewed_at <= moment:
-            r = reviews[i]
-            last[(r.deck_id, r.card_id)] = r
-            i += 1
-        mastered = sum(
-            1
-            for key, r in last.items()
-            if key in universe and r.score >= MASTERED and r.due_after > moment
-        )
-        out.append((day, mastered))
-    return out
+class _Cards:
+    """Position and question of cards by id, one dict per deck, built on first use."""
 
+    def __init__(self, decks: dict[str, Deck]) -> None:
+        self.decks = decks
+        self._by_id: dict[str, dict[str, Any]] = {}
 
-def _position(decks: dict[str, Deck], deck_id: str, card_id: str) -> int | None:
-    deck = decks.get(deck_id)
-    if deck is None:
-        return None
-    for card in deck.cards:
-        if card.id == card_id:
-            return card.position
-    return None
+    def get(self, deck_id: str, card_id: str) -> Any | None:
+        deck = self.decks.get(deck_id)
+        if deck is None:
+            return None
+        if deck_id not in self._by_id:
+            self._by_id[deck_id] = {c.id: c for c in deck.cards}
+        return self._by_id[deck_id].get(card_id)
 
 
 def _weakest(
-    attempts: list[Any],
-    states: dict[tuple[str, str], Any],
+    session: Session,
+    deck_id: str | None,
     decks: dict[str, Deck],
     now: datetime,
     limit: int = 5,
 ) -> list[CardStat]:
-    """The cards with the lowest recent final scores (attempts come newest first)."""
-    tried: Counter[tuple[str, str]] = Counter()
-    finals: dict[tuple[str, str], list[int]] = defaultdict(list)
-    question: dict[tuple[str, str], str] = {}
-    for a in attempts:
-        key = (a.deck_id, a.card_id)
-        tried[key] += 1
-        question.setdefault(key, a.question)
-        if a.final is not None:
-            finals[key].append(a.final)
+    """The cards with the lowest recent final scores (the mean of their last RECENT reviews,
+    kept in each card's state)."""
+    query = _where_deck(
+        select(
+            CardState.deck_id,
+            CardState.card_id,
+            CardState.reps,
+            CardState.recent_scores,
+            CardState.last_score,
+            CardState.due,
+        ),
+        CardState.deck_id,
+        deck_id,
+    )
+    cards = _Cards(decks)
+    candidates = []
+    for d, c, reps, recent, last, due_at in session.execute(query):
+        if not recent or last is None:
+            continue
+        card = cards.get(d, c)
+        mean = sum(recent) / len(recent)
+        position = card.position if card is not None else 0
+        candidates.append((mean, last, -reps, d, position, c, reps, due_at))
     rows = []
-    for key, scores in finals.items():
-        recent = scores[:RECENT]
-        state = states.get(key)
-        due = state.due if state is not None else None
-        deck = decks.get(key[0])
-        text = question[key]
-        if deck is not None:
-            for card in deck.cards:
-                if card.id == key[1]:
-                    text = card.question
+    for mean, last, _, d, _, c, reps, due_at in sorted(candidates)[:limit]:
+        tried, question = session.execute(
+            select(func.count(), func.max(Attempt.question)).where(
+                Attempt.deck_id == d, Attempt.card_id == c
+            )
+        ).one()
+        card = cards.get(d, c)
         rows.append(
             CardStat(
-                deck_id=key[0],
-                card_id=key[1],
-                position=_position(decks, *key),
-                question=text,
-                attempts=tried[key],
-                scored=len(scores),
-                recent=sum(recent) / len(recent),
-                last=scores[0],
-                due=due,
-                overdue=due is not None and due <= now,
+                deck_id=d,
+                card_id=c,
+                position=card.position if card is not None else None,
+                question=card.question if card is not None else str(question),
+                attempts=int(tried),
+                scored=int(reps),
+                recent=float(mean),
+                last=int(last),
+                due=due_at,
+                overdue=due_at <= now,
             )
         )
-    rows.sort(key=lambda c: (c.recent, c.last, -c.scored, c.deck_id, c.position or 0))
-    return rows[:limit]
+    return rows
 
 
 def _missed(
-    store: Store, deck_id: str | None, decks: dict[str, Deck], limit: int = 8
+    session: Session, deck_id: str | None, decks: dict[str, Deck], limit: int = 8
 ) -> list[MissedPoint]:
     """The reference points most often missing, across the most recent attempts. An attempt
     left unscored that a later attempt of the same card follows (the answer sent again after
@@ -364,18 +427,18 @@ def _missed(
     graded: Counter[tuple[str, str, str]] = Counter()
     text: dict[tuple[str, str, str], str] = {}
     question: dict[tuple[str, str], str] = {}
-    with store.read() as session:
-        for row in session.execute(query.limit(MAX_POINT_ROWS)):
-            if row.final is None and (row.deck_id, row.card_id) in question:
-                continue  # newest first: a later attempt of this card is already counted
-            question.setdefault((row.deck_id, row.card_id), row.question)
-            for point in row.points or ():
-                key = (row.deck_id, row.card_id, str(point.get("id", "")))
-                graded[key] += 1
-                text.setdefault(key, str(point.get("text", "")))
-                if point.get("status") == "missing":
-                    missed[key] += 1
+    for row in session.execute(query.limit(MAX_POINT_ROWS)):
+        if row.final is None and (row.deck_id, row.card_id) in question:
+            continue  # newest first: a later attempt of this card is already counted
+        question.setdefault((row.deck_id, row.card_id), row.question)
+        for point in row.points or ():
+            key = (row.deck_id, row.card_id, str(point.get("id", "")))
+            graded[key] += 1
+            text.setdefault(key, str(point.get("text", "")))
+            if point.get("status") == "missing":
+                missed[key] += 1
     ranked = sorted(missed, key=lambda k: (-missed[k], -missed[k] / graded[k], k))
+    cards = _Cards(decks)
     out = []
     for key in ranked[:limit]:
         deck_key, card_id, point_id = key
@@ -383,7 +446,7 @@ def _missed(
             MissedPoint(
                 deck_id=deck_key,
                 card_id=card_id,
-                position=_position(decks, deck_key, card_id),
+                position=getattr(cards.get(deck_key, card_id), "position", None),
                 question=question[(deck_key, card_id)],
                 point_id=point_id,
                 text=text[key],
@@ -394,12 +457,18 @@ def _missed(
     return out
 
 
-def _llm(attempts: list[Any]) -> LLMUsage:
+def _llm(session: Session, deck_id: str | None) -> LLMUsage:
+    """LLM usage, from the attempts that recorded some (the others are never read)."""
+    usage_text = func.coalesce(cast(Attempt.llm_usage, Text), "null")
+    query = _where_deck(
+        select(Attempt.llm_usage).where(and_(Attempt.llm_usage.is_not(None), usage_text != "null")),
+        Attempt.deck_id,
+        deck_id,
+    )
     gradings = requests = prompt = completion = 0
     latencies: list[int] = []
     models: set[str] = set()
-    for a in attempts:
-        usage = a.llm_usage
+    for (usage,) in session.execute(query):
         if not isinstance(usage, dict) or not usage:
             continue
         gradings += 1
@@ -417,19 +486,18 @@ def _llm(attempts: list[Any]) -> LLMUsage:
 
 
 def _deck_lines(
-    decks: dict[str, Deck], attempts: list[Any], reviews: list[Any], now: datetime
+    decks: dict[str, Deck],
+    totals: list[tuple[str, str, int | None, int]],
+    mastered_now: Counter[tuple[str, str]],
+    universe: set[tuple[str, str]],
 ) -> list[DeckLine]:
-    tried = Counter(a.deck_id for a in attempts)
-    scored = Counter(a.deck_id for a in attempts if a.final is not None)
-    last: dict[tuple[str, str], Any] = {}
-    for r in reviews:
-        last[(r.deck_id, r.card_id)] = r
-    mastered: Counter[str] = Counter()
-    for (deck_id, card_id), r in last.items():
-        deck = decks.get(deck_id)
-        current = deck is None or any(c.id == card_id for c in deck.cards)
-        if current and r.score >= MASTERED and r.due_after > now:
-            mastered[deck_id] += 1
+    tried: Counter[str] = Counter()
+    scored: Counter[str] = Counter()
+    for deck_id, _method, final, n in totals:
+        tried[deck_id] += n
+        if final is not None:
+            scored[deck_id] += n
+    mastered = Counter(d for d, c in mastered_now if (d, c) in universe)
     ordered = sorted(decks.values(), key=lambda d: (d.title.lower(), d.id))
     labels = dict(labelled((d.id, d.title) for d in ordered))
     lines = [
@@ -437,7 +505,7 @@ def _deck_lines(
         for d in ordered
     ]
     for gone in sorted(set(tried) - set(decks)):
-        cards = len({a.card_id for a in attempts if a.deck_id == gone})
+        cards = sum(1 for d, _ in universe if d == gone)
         lines.append(DeckLine(gone, gone, cards, tried[gone], scored[gone], mastered[gone]))
     return lines
 

@@ -1,213 +1,26 @@
-"""Storage: the SQLAlchemy 2 schema, the engine (SQLite: WAL, busy timeout) and sessions.
+"""Storage: the engine (SQLite: WAL, busy timeout), sessions, and the schema's migrations.
 
-Deck files stay the source of the cards; the database holds what happened to them, keyed by
-(deck id, card id), so history survives edits of a card's text. Attempts keep a snapshot of
-the question and of every point as graded.
+The tables are in ``web.models``; Alembic's migrations (``web/migrations``) build and
+upgrade them when the app starts.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, ClassVar
+from importlib.resources import files
+from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    DateTime,
-    Engine,
-    ForeignKey,
-    Index,
-    String,
-    Text,
-    TypeDecorator,
-    create_engine,
-    event,
-    inspect,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import (
-    DeclarativeBase,
-    Mapped,
-    Session,
-    mapped_column,
-    relationship,
-    sessionmaker,
-)
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from grader.llm_types import MemoryCache
+from web.models import SCHEMA_VERSION, Base, LLMCacheEntry, Meta, utcnow
 
-SCHEMA_VERSION = 1
-
-# Migrations from version N to N + 1, run in order inside one transaction by ``create_schema``.
-# New tables need no entry (``create_all`` adds them); changed columns do.
-MIGRATIONS: dict[int, Callable[[Session], None]] = {}
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes, stored naive (as UTC) so every backend sorts them alike."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
-
-
-class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {
-        datetime: UTCDateTime,
-        dict[str, Any]: JSON,
-        list[str]: JSON,
-    }
-
-
-class Meta(Base):
-    __tablename__ = "meta"
-
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
-
-
-class Attempt(Base):
-    """One typed answer to one card, its grade, and (once given) the person's final score."""
-
-    __tablename__ = "attempts"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    deck_id: Mapped[str] = mapped_column(String(200))
-    card_id: Mapped[str] = mapped_column(String(200))
-    question: Mapped[str] = mapped_column(Text)  # as it was when answered
-    answer: Mapped[str] = mapped_column(Text)
-    grader_score: Mapped[int]  # the grader's own score
-    suggested: Mapped[int]  # the score shown (a calibrated one where the deck is calibrated)
-    coverage: Mapped[float]
-    method: Mapped[str] = mapped_column(String(16))
-    grader_version: Mapped[str] = mapped_column(String(32))
-    warnings: Mapped[list[str]] = mapped_column(default=list)
-    llm_usage: Mapped[dict[str, Any] | None]
-    final: Mapped[int | None]
-    seconds: Mapped[float | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    scored_at: Mapped[datetime | None]
-
-    # every reference point as graded, in deck order: {"id", "section", "text", "status",
-    # "evidence", "span": [start, end] | null, and "contradicted": true where it is}; one JSON
-    # column, not a row per point, as attempts are written far more often than their points
-    # are queried (4x cheaper writes)
-    points: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    review: Mapped[Review | None] = relationship(back_populates="attempt", lazy="raise")
-
-    __table_args__ = (
-        Index("ix_attempts_deck_card", "deck_id", "card_id"),
-        Index("ix_attempts_created_at", "created_at"),
-    )
-
-    @property
-    def point_results(self) -> list[StoredPoint]:
-        """The graded points as objects, in deck order."""
-        return [StoredPoint.from_json(i, p) for i, p in enumerate(self.points)]
-
-
-@dataclass(frozen=True, slots=True)
-class StoredPoint:
-    """One reference point of an attempt as graded: status, evidence and its span."""
-
-    position: int
-    point_id: str
-    section: str
-    text: str
-    status: str
-    evidence: str | None
-    span_start: int | None
-    span_end: int | None
-    contradicted: bool = False  # the answer denied it ("no need to monitor drift")
-
-    @classmethod
-    def from_json(cls, position: int, data: dict[str, Any]) -> StoredPoint:
-        span = data.get("span") or (None, None)
-        return cls(
-            position,
-            str(data.get("id", "")),
-            str(data.get("section", "")),
-            str(data.get("text", "")),
-            str(data.get("status", "missing")),
-            data.get("evidence"),
-            span[0],
-            span[1],
-            data.get("contradicted") is True,
-        )
-
-
-class Review(Base):
-    """FSRS's review log, one per scored attempt, with the raw 1-5 score beside the rating."""
-
-    __tablename__ = "reviews"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    attempt_id: Mapped[int] = mapped_column(
-        ForeignKey("attempts.id", ondelete="CASCADE"), unique=True
-    )
-    deck_id: Mapped[str] = mapped_column(String(200))
-    card_id: Mapped[str] = mapped_column(String(200))
-    score: Mapped[int]  # the final 1-5 score
-    rating: Mapped[int]  # fsrs.Rating: 1 Again, 2 Hard, 3 Good, 4 Easy
-    reviewed_at: Mapped[datetime]
-    duration_ms: Mapped[int | None]
-    due_after: Mapped[datetime]  # when this review scheduled the card next
-
-    attempt: Mapped[Attempt] = relationship(back_populates="review", lazy="raise")
-
-    __table_args__ = (
-        Index("ix_reviews_deck_card_time", "deck_id", "card_id", "reviewed_at"),
-        Index("ix_reviews_reviewed_at", "reviewed_at"),
-    )
-
-
-class CardState(Base):
-    """A card's current FSRS state (replayable from its reviews), denormalised for queries."""
-
-    __tablename__ = "card_states"
-
-    deck_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    card_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    fsrs_card: Mapped[dict[str, Any]]  # fsrs.Card.to_dict()
-    due: Mapped[datetime]
-    reps: Mapped[int]
-    last_score: Mapped[int | None]
-    introduced_at: Mapped[datetime]  # the first review: counts against the daily new limit
-    last_reviewed_at: Mapped[datetime]
-
-    __table_args__ = (Index("ix_card_states_deck_due", "deck_id", "due"),)
-
-
-class LLMCacheEntry(Base):
-    """Answers of the LLM endpoint by request key, so identical requests are not sent again."""
-
-    __tablename__ = "llm_cache"
-
-    key: Mapped[str] = mapped_column(Text, primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-# --- engine -----------------------------------------------------------------------------------
+# the first revision: the schema of the releases before Alembic (schema version 1)
+BASELINE_REVISION = "0001"
 
 
 def _in_memory(url: str) -> bool:
@@ -215,7 +28,7 @@ def _in_memory(url: str) -> bool:
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:
-    """An engine; for SQLite: WAL, ``synchronous=NORMAL``, a busy timeout, foreign keys on."""
+    """An engine; for SQLite: WAL, ``synchronous=FULL``, a busy timeout, foreign keys on."""
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     if _in_memory(url):
@@ -230,7 +43,9 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         # WAL, which stays with the file, is switched on by Store.create_schema once the file
         # is known to be flashgrade's: another application's database is left as it was
-        cursor.execute("PRAGMA synchronous = NORMAL")
+        # FULL: in WAL mode NORMAL may lose the last commits on power loss, and DESIGN.md
+        # promises that an acknowledged attempt is never lost (measured cost: README, Speed)
+        cursor.execute("PRAGMA synchronous = FULL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
@@ -270,70 +85,130 @@ def unavailable_reason(exc: OperationalError) -> str | None:
 
 
 class SchemaError(RuntimeError):
-    """The database was written by a newer flashgrade."""
+    """The database was written by a newer flashgrade, or is not flashgrade's."""
+
+
+def _alembic_config() -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(files("web") / "migrations"))
+    return config
+
+
+def upgrade(connection: Connection) -> None:
+    """Apply Alembic's pending migrations on ``connection`` (inside its transaction). A
+    database of the releases before Alembic (tables, no ``alembic_version``) is stamped with
+    the baseline first, so its data is kept."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
+    if connection.dialect.name == "postgresql":  # several workers may start at once
+        connection.execute(text("SELECT pg_advisory_xact_lock(74125301)"))
+    config = _alembic_config()
+    config.attributes["connection"] = connection
+    tables = set(inspect(connection).get_table_names())
+    if "alembic_version" not in tables and "attempts" in tables:
+        command.stamp(config, BASELINE_REVISION)
+    current = MigrationContext.configure(connection).get_current_revision()
+    script = ScriptDirectory.from_config(config)
+    try:
+        if current is not None:
+            script.get_revision(current)
+    except CommandError:
+        raise SchemaError(
+            f"the database's schema revision {current} is newer than this flashgrade; "
+            "upgrade flashgrade"
+        ) from None
+    command.upgrade(config, "head")
+
+
+def add_to(session: Session, model: Any, keys: dict[str, Any], amounts: dict[str, int]) -> None:
+    """Add ``amounts`` to the columns of ``model``'s row at ``keys``, creating the row when
+    there is none: one statement, safe when several processes add at once."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    postgres = session.get_bind().dialect.name == "postgresql"
+    statement: Any = (pg_insert if postgres else sqlite_insert)(model).values(**keys, **amounts)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: getattr(model, name) + statement.excluded[name] for name in amounts},
+    )
+    session.execute(statement)
 
 
 class Store:
-    """Sessions on one database: ``read()`` for queries, ``write()`` for one serialized
-    transaction that commits on leaving the block."""
+    """Sessions on one database: ``read()`` for queries, ``write()`` for one transaction that
+    commits on leaving the block."""
 
     def __init__(self, url: str, *, busy_timeout_ms: int = 5000) -> None:
         self.url = url
         self.engine = make_engine(url, busy_timeout_ms=busy_timeout_ms)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
-        # One writer at a time inside this process: SQLite allows one anyway, and waiting on a
-        # lock is cheaper and fairer than SQLite's sleep-and-retry busy handler.
-        self._write_lock = threading.Lock()
+        self._sqlite = self.engine.dialect.name == "sqlite"
+        # SQLite allows one writer at a time: within a process, waiting on a lock is cheaper
+        # and fairer than SQLite's sleep-and-retry busy handler. A server database needs none.
+        self._write_lock = threading.Lock() if self._sqlite else None
 
     def create_schema(self) -> None:
-        """Create missing tables, record the schema version, run pending migrations.
+        """Create or upgrade the tables (Alembic), and record the schema version.
 
         A database of another application, or of a newer flashgrade, is refused before
         anything in it changes; one that cannot be written is refused now rather than at
         the first answer (the version is written back every time)."""
-        version = self._stored_version()
-        if version is not None and version > SCHEMA_VERSION:
-            raise SchemaError(
-                f"database schema version {version} is newer than this flashgrade "
-                f"(version {SCHEMA_VERSION}); upgrade flashgrade"
-            )
-        if self.engine.dialect.name == "sqlite" and not _in_memory(self.url):
+        self._check_version()
+        if self._sqlite and not _in_memory(self.url):
             raw = self.engine.raw_connection()  # outside a transaction, as the pragma needs
             try:
                 raw.cursor().execute("PRAGMA journal_mode = WAL")
             finally:
                 raw.close()
-        Base.metadata.create_all(self.engine)
+        with self._begin_write() as connection:
+            upgrade(connection)
         with self.write() as session:
-            version = SCHEMA_VERSION if version is None else version
-            while version < SCHEMA_VERSION:
-                MIGRATIONS[version](session)
-                version += 1
             if session.get(Meta, "schema_version") is None:
-                session.add(Meta(key="schema_version", value=str(version)))
+                session.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
             else:  # written even when unchanged: a database that cannot be written fails here
                 session.execute(
-                    update(Meta).where(Meta.key == "schema_version").values(value=str(version))
+                    update(Meta)
+                    .where(Meta.key == "schema_version")
+                    .values(value=str(SCHEMA_VERSION))
                 )
 
-    def _stored_version(self) -> int | None:
-        """The recorded schema version; None for a new (or half-created) flashgrade database."""
+    @contextmanager
+    def _begin_write(self) -> Iterator[Connection]:
+        with self.engine.connect() as connection:
+            if self._sqlite:
+                connection = connection.execution_options(sqlite_begin="IMMEDIATE")
+            with connection.begin():
+                yield connection
+
+    def _check_version(self) -> None:
+        """Refuse a database that is not flashgrade's or that a newer flashgrade wrote."""
         tables = set(inspect(self.engine).get_table_names())
         value = None
         if "meta" in tables:
             with self.read() as session:
                 value = session.scalar(select(Meta.value).where(Meta.key == "schema_version"))
         if value is None:
-            foreign = sorted(tables - set(Base.metadata.tables))
+            foreign = sorted(tables - set(Base.metadata.tables) - {"alembic_version"})
             if foreign:
                 raise SchemaError(
                     f"not a flashgrade database: it holds other tables ({', '.join(foreign[:5])})"
                 )
-            return None
+            return
         try:
-            return int(value)
+            version = int(value)
         except ValueError:
             raise SchemaError(f"the database's schema version {value!r} is not a number") from None
+        if version > SCHEMA_VERSION:
+            raise SchemaError(
+                f"database schema version {version} is newer than this flashgrade "
+                f"(version {SCHEMA_VERSION}); upgrade flashgrade"
+            )
 
     def schema_version(self) -> int:
         with self.read() as session:
@@ -347,10 +222,22 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
+        if self._write_lock is None:
+            with self._sessions() as session, session.begin():
+                yield session
+            return
         with self._write_lock, self._sessions() as session:
             session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
             yield session
             session.commit()
+
+    def lock(self, session: Session, key: str) -> None:
+        """Hold ``key`` until the session's transaction ends: writers of one card (or one
+        deck's totals) take turns on a server database. SQLite's writers take turns anyway."""
+        if not self._sqlite:
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+            )
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -358,21 +245,14 @@ class Store:
 
 class LLMCache:
     """The LLM client's cache: ``get(key)`` / ``set(key, value)`` on the ``llm_cache`` table,
-    with grader's in-memory LRU in front (the client calls it from a worker thread)."""
+    shared by every server process (so no copy in memory that another could make stale)."""
 
-    def __init__(self, store: Store, *, memory_items: int = 256) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
-        self._memory = MemoryCache(memory_items)
 
     def get(self, key: str) -> str | None:
-        value = self._memory.get(key)
-        if value is not None:
-            return value
         with self._store.read() as session:
-            value = session.scalar(select(LLMCacheEntry.value).where(LLMCacheEntry.key == key))
-        if value is not None:
-            self._memory.set(key, value)
-        return value
+            return session.scalar(select(LLMCacheEntry.value).where(LLMCacheEntry.key == key))
 
     def set(self, key: str, value: str) -> None:
         with self._store.write() as session:
@@ -382,4 +262,3 @@ class LLMCache:
             else:
                 entry.value = value
                 entry.created_at = utcnow()
-        self._memory.set(key, value)
