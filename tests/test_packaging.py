@@ -30,7 +30,7 @@ def test_every_imported_distribution_is_declared():
     declared = {
         _normal(re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0])
         for requirement in requires("flashgrade") or []
-        if "extra ==" not in requirement or "extra == \"semantic\"" in requirement
+        if "extra ==" not in requirement or 'extra == "semantic"' in requirement
     }
     distributions = packages_distributions()
     undeclared = {

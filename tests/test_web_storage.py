@@ -318,7 +318,7 @@ def test_a_grading_worker_that_dies_is_replaced(web_settings):
     body = {"deck": "mlops", "card": "1", "answer": "Package the model with preprocessing."}
     with TestClient(create_app(web_settings)) as client:
         first = client.post("/api/grade", json=body).json()
-        pool = client.app.state.practice.fuzzy._pool
+        pool = client.app.state.practice.offline._pool
         for process in list(pool._processes.values()):
             process.kill()
             process.join()

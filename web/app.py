@@ -25,7 +25,7 @@ from web.agreement import AgreementCollector
 from web.calibrate import Calibrator
 from web.catalog import Catalog
 from web.deps import build_llm
-from web.grading import FuzzyGrader
+from web.grading import OfflineGrader, load_matcher
 from web.head import HeadAsGetMiddleware
 from web.metrics import Metrics, MetricsMiddleware
 from web.practice import AnswerTooLong, NotFound, Practice
@@ -66,13 +66,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics()
     catalog = Catalog(settings.decks_dir)
     schedule = Schedule(desired_retention=settings.desired_retention, fuzz=settings.fsrs_fuzz)
-    fuzzy = FuzzyGrader(workers=settings.grade_workers, strictness=settings.strictness)
+    offline = OfflineGrader(
+        workers=settings.grade_workers,
+        strictness=settings.strictness,
+        embedder=load_matcher(
+            settings.matcher, settings.embedding_model, settings.embedding_threads
+        ),
+    )
     # each deck's suggestions calibrated to the person's overrides (web/calibrate.py)
     calibrator = Calibrator(
         store, enabled=settings.calibration, min_overrides=settings.calibration_min_overrides
     )
     calibrator.load()
-    practice = Practice(settings, store, catalog, schedule, metrics, fuzzy, calibrator=calibrator)
+    practice = Practice(settings, store, catalog, schedule, metrics, offline, calibrator=calibrator)
     metrics.add_collector(AgreementCollector(store, calibrator.active_decks))
 
     @asynccontextmanager
@@ -89,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             gc.unfreeze()
-            await fuzzy.close()
+            await offline.close()
             client, practice.llm = practice.llm, None
             close = getattr(client, "aclose", None) or getattr(client, "close", None)
             if close is not None:

@@ -394,6 +394,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+    from grader.embedding import EmbeddingUnavailable
     from web.app import create_app
     from web.store import SchemaError
 
@@ -407,6 +408,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     except SQLAlchemyError as exc:
         raise CliError(f"cannot open the database {database}: {exc.__cause__ or exc}") from None
+    except EmbeddingUnavailable as exc:  # FLASHGRADE_MATCHER=semantic without its model
+        raise CliError(f"FLASHGRADE_MATCHER=semantic: {exc}") from None
     except ImportError as exc:  # a server database without its driver (psycopg, ...)
         raise CliError(f"cannot open the database {database}: {exc}") from None
     except OSError as exc:
