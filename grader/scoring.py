@@ -61,8 +61,8 @@ DEFAULT_THRESHOLDS = Thresholds()
 # is graded with breadth as well (see coverage_of) and keeps the cut points fitted on prose
 # answers. The LLM's verdicts are scored on the scale of the offline grade they merge into.
 THRESHOLDS: dict[str, Thresholds] = {
-    "fuzzy": Thresholds(two=0.11, three=0.23, four=0.40, five=0.60),
-    "semantic": Thresholds(two=0.13, three=0.31, four=0.46, five=0.60),
+    "fuzzy": Thresholds(two=0.11, three=0.23, four=0.33, five=0.46),
+    "semantic": Thresholds(two=0.13, three=0.29, four=0.46, five=0.56),
 }
 PROSE_THRESHOLDS = DEFAULT_THRESHOLDS
 

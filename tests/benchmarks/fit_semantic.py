@@ -127,7 +127,7 @@ def coverages(rows: list[dict[str, object]], cs: list[np.ndarray]) -> np.ndarray
     return np.array(values)
 
 
-MIN_GAP = 0.05
+MIN_GAP = 0.10  # every score keeps a band of coverage this wide: no cut fitted to a few rows
 
 
 def fit_cuts(cov: np.ndarray, human: list[int]) -> list[float]:
