@@ -26,7 +26,7 @@ SATURATION = 0.6  # share of a point's term weight that covers it fully
 NAME_FACTOR = 0.9  # credit for naming the point's idea (its label) alone
 FUZZY_STRENGTH = 0.9
 ABBREVIATION_STRENGTH = 0.8
-_VOWELS = frozenset("aeiouy")
+_VOWELS = frozenset("aeiou")
 COVERED_AT = 0.55
 PARTIAL_AT = 0.26
 CONTRADICTED_SHARE = 0.25
@@ -118,12 +118,16 @@ def _find_terms(prepared: PreparedCard, tokens: Columns, negated: set[int]) -> d
 
 
 def _is_abbreviation(short: str, word: str) -> bool:
-    """Whether ``short`` shortens ``word`` as notes do: its letters in order, the same first
-    letter, fewer vowels and at least two letters fewer ("chk" check, "idx" index, "pymnts"
-    payments, "feats" features, "cols" columns)."""
+    """Whether ``short`` shortens ``word`` as notes do, at least two letters shorter: its
+    start ("crit" critical, "feats" features, "cols" columns), or its first letter and then
+    consonants only, in order ("chk" check, "idx" index, "pymnts" payments). Ordinary words
+    ("fate", "told", "rain") are neither, whatever they share with a term."""
     if short[0] != word[0] or len(short) > len(word) - 2:
         return False
-    if sum(c in _VOWELS for c in short) >= sum(c in _VOWELS for c in word):
+    stem = short[:-1] if short.endswith("s") and len(short) > 3 else short
+    if word.startswith(stem):
+        return True
+    if not _VOWELS.isdisjoint(short[1:]):
         return False
     rest = iter(word[1:])
     return all(c in rest for c in short[1:])  # a subsequence: each found after the last
@@ -320,10 +324,12 @@ class Assessment:
     breadth: float = 0.0  # share of the card's key-term weight matched
     similarity: float = 0.0  # token-sort similarity of answer and reference, 0-1
     language: str | None = None  # the answer's language, where not the card's
+    matcher: str = "fuzzy"  # what found the points: "fuzzy" (words) or "semantic"
 
 
-def assess(card: Card, answer: str) -> Assessment:
-    """Per-point statuses, credits and evidence for ``answer``, plus warnings."""
+def assess(card: Card, answer: str, *, always_tell_language: bool = False) -> Assessment:
+    """Per-point statuses, credits and evidence for ``answer``, plus warnings (one names the
+    answer's language where it is not the card's)."""
     prepared = prepare(card)
     if not answer.strip():
         return Assessment(
@@ -344,7 +350,13 @@ def assess(card: Card, answer: str) -> Assessment:
         matched += weight
         denied += point.total if result.contradicted else 0.0
         results.append(result)
-    language = other_language(answer, prepared.reference_text, words=tokens.words)
+    # Words rarely cover a point of an answer in another language: by words alone, only then
+    # is it worth telling the language (which may load the identifier, a second or so, once).
+    language = (
+        None
+        if not always_tell_language and any(r.status == "covered" for r in results)
+        else other_language(answer, prepared.reference_text, words=tokens.words)
+    )
     if language is not None:
         warnings.append(
             f"{LANGUAGE} {name_of(language)}, not the card's language: words were matched, "

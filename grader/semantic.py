@@ -20,10 +20,11 @@ card, word matches mean little and meaning counts for more: the models have term
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -40,9 +41,11 @@ MIN_WORDS = 5  # shorter clauses join the next one of their sentence
 # Evidence by meaning is relative to the card's other points: with fewer, words decide
 # (a short prose reference, split into one or two points, is graded as the fuzzy matcher does).
 MIN_POINTS = 3
-MAX_CHARS = 6_000  # clauses are matched by meaning up to here (about 1,000 words)
+MAX_CHARS = 3_000  # clauses are matched by meaning up to here (about 500 words, ~1 s)
+MAX_CLAUSE_CHARS = 1_000  # (the model reads 512 tokens of a text at most)
 _CLAUSE_CUT = re.compile(r"[,(]|\s(?:and|or|then|but|plus)\s")
 _TRIM = " ,.()\t\n"
+log = logging.getLogger(__name__)
 
 
 def _clauses(answer: str) -> Iterator[tuple[int, int]]:
@@ -66,20 +69,26 @@ def _clauses(answer: str) -> Iterator[tuple[int, int]]:
             yield pending
 
 
-def clauses(answer: str, *, max_chars: int = MAX_CHARS) -> list[tuple[int, int]]:
+def clauses(answer: str, *, max_chars: int = MAX_CHARS) -> tuple[list[tuple[int, int]], bool]:
     """Character spans that partition the answer's words into clauses, in order, as many as
-    fit in ``max_chars``."""
+    fit in ``max_chars`` (a clause longer than ``MAX_CLAUSE_CHARS`` is cut at a space); and
+    whether they reach the end of the answer."""
     spans: list[tuple[int, int]] = []
     used = 0
+    complete = True
     for a, b in _clauses(answer):
+        if b - a > MAX_CLAUSE_CHARS:
+            space = answer.rfind(" ", a, a + MAX_CLAUSE_CHARS)
+            b = space if space > a else a + MAX_CLAUSE_CHARS
+            complete = False
+        if used + b - a > max_chars:
+            return spans, False
         used += b - a
-        if used > max_chars:
-            break
         spans.append((a, b))
-    return spans
+    return spans, complete
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=1024)  # ~17 kB a card
 def _reference_vectors(embedder: Embedder, card: Card) -> Vectors:
     """The card's points, then its question, embedded once per card and model."""
     return embedder.encode([p.text for p in card.points] + [card.question])
@@ -101,7 +110,7 @@ def similarities(
 ) -> tuple[Vectors, list[tuple[int, int]]]:
     """Cosines of the card's points and question (rows) with the answer's clauses
     (columns), and the clauses' spans."""
-    spans = clauses(answer)
+    spans, _ = clauses(answer)
     if not spans:
         return np.zeros((len(card.points) + 1, 0), dtype=np.float32), spans
     units = embedder.encode([answer[a:b] for a, b in spans])
@@ -140,8 +149,7 @@ def read(similarity: Vectors, spans: Sequence[tuple[int, int]], *, complete: boo
 def match(card: Card, answer: str, embedder: Embedder) -> Match:
     """Each point's semantic evidence in ``answer``."""
     similarity, spans = similarities(card, answer, embedder)
-    complete = len(answer) <= MAX_CHARS or len(spans) == sum(1 for _ in _clauses(answer))
-    return read(similarity, spans, complete=complete)
+    return read(similarity, spans, complete=clauses(answer)[1])
 
 
 # Logistic models over (fuzzy credit, margin, spread, lead, other language, and spread and
@@ -152,7 +160,7 @@ COVERED = (3.7519, 0.6017, 1.168, 0.234, 0.6242, 0.9878, 0.0416, -4.1791)
 
 
 def _logistic(weights: Sequence[float], features: Sequence[float]) -> float:
-    z = weights[-1] + sum(w * x for w, x in zip(weights, features, strict=False))
+    z = weights[-1] + sum(w * x for w, x in zip(weights[:-1], features, strict=True))
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
@@ -179,10 +187,15 @@ PARTIAL_AT = 0.3
 def assess(card: Card, answer: str, embedder: Embedder) -> Assessment:
     """Per-point statuses, credits and evidence by meaning and words together, as
     :func:`grader.coverage.assess` gives them by words alone."""
-    found = coverage.assess(card, answer)
+    found = coverage.assess(card, answer, always_tell_language=True)
     if not answer.strip() or len(card.points) < MIN_POINTS:
-        return found
-    evidence = match(card, answer, embedder)
+        return found  # (graded by words: the grade says "fuzzy")
+    try:
+        evidence = match(card, answer, embedder)
+    except Exception as exc:  # a model that fails at run time: words still grade
+        log.exception("the embedding model failed")
+        why = f"the embedding model failed ({type(exc).__name__}): graded by words alone"
+        return replace(found, warnings=[*found.warnings, why])
     language = found.language
     points = []
     for p, margin, spread, lead, clause in zip(
@@ -210,6 +223,7 @@ def assess(card: Card, answer: str, embedder: Embedder) -> Assessment:
         warnings.append(f"{coverage.NO_MATCH} (off-topic?)")
     if not evidence.complete:
         warnings.append(
-            f"long answer: only its first {MAX_CHARS:,} characters were matched by meaning"
+            f"long answer: only its first {MAX_CHARS:,} characters were matched by meaning, "
+            "the rest by words"
         )
-    return Assessment(points, warnings, found.breadth, found.similarity)
+    return Assessment(points, warnings, found.breadth, found.similarity, language, "semantic")

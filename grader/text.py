@@ -104,7 +104,7 @@ _QUOTE_TABLE = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "�
 # Number words are matched as digits ("two children" = "2 children"); "one" is left alone,
 # since it is far more often a pronoun ("the one that ..."). Shorthand common in notes is read
 # as the word it stands for ("1st", "b4", "txn", "k8s").
-_NUMBERS = {
+_READ_AS = {
     **dict(
         zip(
             ["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twelve"],
@@ -125,7 +125,7 @@ def fold(word: str) -> str:
     """Case-, accent- and apostrophe-folded form of one word."""
     word = word.translate(_QUOTE_TABLE).casefold().replace("'", "")
     if word.isascii():
-        return _NUMBERS.get(word, word)
+        return _READ_AS.get(word, word)
     decomposed = unicodedata.normalize("NFKD", word)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

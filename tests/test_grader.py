@@ -262,3 +262,16 @@ def test_score_is_always_1_to_5_and_statuses_match_missing(answer: str) -> None:
         assert (p.status == "missing") == (p.evidence is None)
         if p.evidence is not None:
             assert p.evidence in answer
+
+
+def test_shorthand_in_notes_counts_as_the_word(deck) -> None:  # type: ignore[no-untyped-def]
+    card = deck.card("7")
+    said = grade(card, "chk the crit pymnt flows 1st", matcher="fuzzy")
+    spelled = grade(card, "check the critical payment flows first", matcher="fuzzy")
+    assert status(said, "1.1") != "missing"
+    assert said.coverage > 0.5 * spelled.coverage
+
+
+def test_ordinary_words_are_not_taken_for_abbreviations(churn) -> None:  # type: ignore[no-untyped-def]
+    result = grade(churn, "I sent it, it rained, and my fate was told.", matcher="fuzzy")
+    assert all(p.status == "missing" for p in result.points)

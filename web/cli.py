@@ -14,15 +14,16 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from grader import Deck
     from grader.embedding import Embedder
     from grader.grade import Matcher
     from grader.llm import LLMClient
-    from web.settings import Settings
+    from web.settings import GradingSettings, Settings
 
+S = TypeVar("S", bound="GradingSettings")
 EXIT_USAGE = 2
 
 
@@ -100,7 +101,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     except CardNotFound as exc:
         raise CliError(str(exc)) from None
     answer = _read_answer(args)
-    settings = _settings()
+    settings = _grading_settings()
     llm = _llm_client(args.llm, settings)
     matcher, embedder = _matcher(args.matcher, settings)
     result = grade(card, answer, llm=llm, matcher=matcher, embedder=embedder)
@@ -120,13 +121,25 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def _settings(**overrides: object) -> Settings:
-    """The one settings object (environment and ``.env``); an invalid value is one line."""
-    from pydantic import ValidationError
-
+    """The web app's settings (environment and ``.env``); an invalid value is one line."""
     from web.settings import Settings
 
+    return _read_settings(Settings, **overrides)
+
+
+def _grading_settings() -> GradingSettings:
+    """The settings that grading reads, as the web app reads them: the server's own do not
+    stop `grade` or `eval`."""
+    from web.settings import GradingSettings
+
+    return _read_settings(GradingSettings)
+
+
+def _read_settings(kind: type[S], **overrides: object) -> S:
+    from pydantic import ValidationError
+
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return kind(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else ""
@@ -134,7 +147,9 @@ def _settings(**overrides: object) -> Settings:
         raise CliError(f"invalid setting {name}: {error['msg']}") from None
 
 
-def _llm_client(flag: bool | None, settings: Settings, *, what: str = "--llm") -> LLMClient | None:
+def _llm_client(
+    flag: bool | None, settings: GradingSettings, *, what: str = "--llm"
+) -> LLMClient | None:
     """The sync LLM client when one is configured and wanted, else None (offline grading).
 
     ``flag`` is True for --llm (required: a missing setting is an error naming ``what``),
@@ -170,7 +185,7 @@ def _llm_client(flag: bool | None, settings: Settings, *, what: str = "--llm") -
     return LLMClient(**found) if found else None
 
 
-def _matcher(flag: str | None, settings: Settings) -> tuple[Matcher, Embedder | None]:
+def _matcher(flag: str | None, settings: GradingSettings) -> tuple[Matcher, Embedder | None]:
     """The offline matcher (``--matcher``, else the settings') and its model: ``semantic``
     without a usable model is an error, ``auto`` then grades fuzzily with a warning."""
     from grader.embedding import EmbeddingUnavailable, load_embedder
@@ -182,7 +197,8 @@ def _matcher(flag: str | None, settings: Settings) -> tuple[Matcher, Embedder | 
         model = load_embedder(settings.embedding_model, threads=settings.embedding_threads)
     except EmbeddingUnavailable as exc:
         if matcher == "semantic":
-            raise CliError(f"--matcher semantic: {exc}") from None
+            source = "--matcher semantic" if flag else "FLASHGRADE_MATCHER=semantic"
+            raise CliError(f"{source}: {exc}") from None
         print(f"warning: {exc}: grading with the fuzzy matcher", file=sys.stderr)
         return "fuzzy", None
     return matcher, model
@@ -207,7 +223,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror}") from None
-    settings = _settings()
+    settings = _grading_settings()
     llm = _llm_client(args.llm, settings)
     matcher, embedder = _matcher(args.matcher, settings)
     tty = sys.stderr.isatty()
@@ -491,7 +507,7 @@ def cmd_llm_check(args: argparse.Namespace) -> int:
     from grader.llm import LLMError
     from grader.rubric import ReplyError, first_object
 
-    client = _llm_client(True, _settings(), what="llm-check")
+    client = _llm_client(True, _grading_settings(), what="llm-check")
     if client is None:  # pragma: no cover - required=True gives a client or a CliError
         raise CliError("llm-check: the LLM rubric is not configured")
     try:

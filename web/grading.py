@@ -30,6 +30,7 @@ INLINE_GRADE_CHARS = 2000
 
 
 def grade_one(card: Card, answer: str, strictness: str) -> GradeResult:
+    """The fuzzy grade of ``answer`` (what a pool worker runs)."""
     return grade(card, answer, matcher="fuzzy", strictness=strictness)  # type: ignore[arg-type]
 
 
@@ -77,6 +78,7 @@ class OfflineGrader:
         )
 
     async def grade(self, card: Card, answer: str) -> GradeResult:
+        """The offline grade of ``answer``, computed off the event loop."""
         if self.embedder is not None:
             return await run_in_threadpool(self.grade_here, card, answer)
         if self.workers:

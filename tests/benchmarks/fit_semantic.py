@@ -62,7 +62,7 @@ def collect(paths: list[str]) -> list[dict[str, object]]:
                 decks[str(obj["id"])] = obj.get("deck", "mlops")
         for row in read_rows(path):
             answer = blank(row.answer, find_directives(row.answer))
-            found = coverage.assess(row.card, answer)
+            found = coverage.assess(row.card, answer, always_tell_language=True)
             similarity, spans = semantic.similarities(row.card, answer, embedder)
             language = found.language
             labels = [
