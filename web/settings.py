@@ -10,6 +10,8 @@ import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from grader.embedding import DEFAULT_THREADS
+
 # The decks shipped with flashgrade: web/shipped_decks/ in an installed package (the wheel
 # maps the top-level decks/ there), the top-level decks/ in a checkout.
 _INSTALLED_DECKS = files("web") / "shipped_decks"
@@ -46,7 +48,7 @@ class GradingSettings(BaseSettings):
     # offline grading: semantic (meaning and words) where its model is installed, else fuzzy
     matcher: Literal["auto", "fuzzy", "semantic"] = "auto"
     embedding_model: str | None = None  # a model file or folder; default: the bundled model
-    embedding_threads: int = Field(1, ge=1, le=64)
+    embedding_threads: int = Field(DEFAULT_THREADS, ge=1, le=64)
 
     # the optional LLM rubric (the openai client's own variable names for key and URL)
     openai_api_key: SecretStr | None = Field(
