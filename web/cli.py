@@ -143,8 +143,13 @@ def _read_settings(kind: type[S], **overrides: object) -> S:
     except ValidationError as exc:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else ""
+        if field in overrides:  # given on the command line: name the option
+            raise CliError(f"invalid --{_FLAGS.get(field, field)}: {error['msg']}") from None
         name = field.upper() if field.startswith("openai_") else f"FLASHGRADE_{field.upper()}"
         raise CliError(f"invalid setting {name}: {error['msg']}") from None
+
+
+_FLAGS = {"database_url": "db", "decks_dir": "decks"}  # settings whose option is named apart
 
 
 def _llm_client(
