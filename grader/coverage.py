@@ -17,16 +17,20 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from grader.cards import Card
+from grader.language import LANGUAGE, name_of, other_language
 from grader.result import PointResult, Status
 from grader.terms import PreparedCard, PreparedPoint, prepare
-from grader.text import STOP_WORDS, Columns, columns, negated_indexes
+from grader.text import GENERIC_WORDS, STOP_WORDS, Columns, columns, negated_indexes
 
 SATURATION = 0.6  # share of a point's term weight that covers it fully
 NAME_FACTOR = 0.9  # credit for naming the point's idea (its label) alone
 FUZZY_STRENGTH = 0.9
+ABBREVIATION_STRENGTH = 0.8
+_VOWELS = frozenset("aeiou")
 COVERED_AT = 0.55
 PARTIAL_AT = 0.26
 CONTRADICTED_SHARE = 0.25
+NO_MATCH = "the answer matches none of the reference points"
 MAX_TOKENS = 20_000  # longer answers are graded on their first words; said in a warning
 
 
@@ -109,7 +113,49 @@ def _find_terms(prepared: PreparedCard, tokens: Columns, negated: set[int]) -> d
                 for joined in words & joins.keys():
                     positions.extend(joins[joined])
                 hits[unmatched[row]] = _split(sorted(set(positions)), negated, FUZZY_STRENGTH)
+    _find_abbreviations(prepared, answer_words, negated, hits)
     return hits
+
+
+def _is_abbreviation(short: str, word: str) -> bool:
+    """Whether ``short`` shortens ``word`` as notes do, at least two letters shorter: its
+    start ("crit" critical, "feats" features, "cols" columns), or its first letter and then
+    consonants only, in order ("chk" check, "idx" index, "pymnts" payments). Ordinary words
+    ("fate", "told", "rain") are neither, whatever they share with a term."""
+    if short[0] != word[0] or len(short) > len(word) - 2:
+        return False
+    stem = short[:-1] if short.endswith("s") and len(short) > 3 else short
+    if word.startswith(stem):
+        return True
+    if not _VOWELS.isdisjoint(short[1:]):
+        return False
+    rest = iter(word[1:])
+    return all(c in rest for c in short[1:])  # a subsequence: each found after the last
+
+
+def _find_abbreviations(
+    prepared: PreparedCard, answer_words: list[str], negated: set[int], hits: dict[str, _Hits]
+) -> None:
+    """Term words still unmatched, found in the answer as abbreviations (see above)."""
+    unmatched = [w for w in prepared.typo_words if w not in hits]
+    if not unmatched:
+        return
+    by_letter: dict[str, list[str]] = {}
+    for w in set(answer_words):
+        if (
+            len(w) >= 3
+            and w.isalpha()
+            and w not in STOP_WORDS
+            and w not in GENERIC_WORDS
+            and w not in prepared.stem_of_word
+            and w not in prepared.words_of_stem
+        ):
+            by_letter.setdefault(w[0], []).append(w)
+    for word in unmatched:
+        found = [s for s in by_letter.get(word[0], ()) if _is_abbreviation(s, word)]
+        if found:
+            at = [i for i, w in enumerate(answer_words) if w in found]
+            hits[word] = _split(at, negated, ABBREVIATION_STRENGTH)
 
 
 def _split(found: list[int], negated: set[int], strength: float) -> _Hits:
@@ -277,10 +323,13 @@ class Assessment:
     warnings: list[str]
     breadth: float = 0.0  # share of the card's key-term weight matched
     similarity: float = 0.0  # token-sort similarity of answer and reference, 0-1
+    language: str | None = None  # the answer's language, where not the card's
+    matcher: str = "fuzzy"  # what found the points: "fuzzy" (words) or "semantic"
 
 
-def assess(card: Card, answer: str) -> Assessment:
-    """Per-point statuses, credits and evidence for ``answer``, plus warnings."""
+def assess(card: Card, answer: str, *, always_tell_language: bool = False) -> Assessment:
+    """Per-point statuses, credits and evidence for ``answer``, plus warnings (one names the
+    answer's language where it is not the card's)."""
     prepared = prepare(card)
     if not answer.strip():
         return Assessment(
@@ -301,14 +350,25 @@ def assess(card: Card, answer: str) -> Assessment:
         matched += weight
         denied += point.total if result.contradicted else 0.0
         results.append(result)
+    # Words rarely cover a point of an answer in another language: by words alone, only then
+    # is it worth telling the language (which may load the identifier, a second or so, once).
+    language = (
+        None
+        if not always_tell_language and any(r.status == "covered" for r in results)
+        else other_language(answer, prepared.reference_text, words=tokens.words)
+    )
+    if language is not None:
+        warnings.append(
+            f"{LANGUAGE} {name_of(language)}, not the card's language: words were matched, "
+            "not meaning, so points it makes may be missed"
+        )
     if not prepared.words:
         warnings.append(
             "the card's reference points hold no words to grade by (see `flashgrade check`)"
         )
     elif all(r.status == "missing" for r in results) and not any(r.contradicted for r in results):
-        warnings.append(
-            "the answer matches none of the reference points (off-topic, or another language?)"
-        )
+        why = "off-topic?" if language else "off-topic, or another language?"
+        warnings.append(f"{NO_MATCH} ({why})")
     total = sum(p.total for p in prepared.points) or 1.0
     # Breadth is for references written as prose (one section): their points are sentences
     # of a model answer, often alternatives. A checklist in titled sections is graded per point.
@@ -328,4 +388,4 @@ def assess(card: Card, answer: str) -> Assessment:
         if prepared.reference_sorted and answer_sorted
         else 0.0
     )
-    return Assessment(results, warnings, round(breadth, 4), round(similarity, 4))
+    return Assessment(results, warnings, round(breadth, 4), round(similarity, 4), language)

@@ -35,6 +35,7 @@ class Row:
     scale: tuple[float, float]
     covered: frozenset[str] | None = None
     partial: frozenset[str] | None = None
+    kind: str | None = None  # what sort of answer it is ("paraphrase", ...), where labelled
 
     @property
     def human_1to5(self) -> float:
@@ -115,6 +116,7 @@ def _row(obj: Any, cards: dict[str, Card], number: int) -> Row:
         scale=scale,
         covered=frozenset(covered) if covered is not None else None,
         partial=frozenset(partial or ()) if covered is not None else None,
+        kind=str(obj["kind"]) if obj.get("kind") is not None else None,
     )
 
 
@@ -272,7 +274,20 @@ def missing_metrics(rows: Iterable[Row], results: Iterable[GradeResult]) -> dict
     return {"missing_precision": precision, "missing_recall": recall, "missing_f1": f1}
 
 
-def metrics(rows: Sequence[Row], results: Sequence[GradeResult]) -> dict[str, float | int]:
+def by_kind(rows: Sequence[Row], results: Sequence[GradeResult]) -> dict[str, dict[str, float]]:
+    """Per kind of answer: how many, and the mean signed difference (suggested minus the
+    human score on 1-5), which shows what a change helps and what it hurts."""
+    groups: dict[str, list[float]] = {}
+    for row, result in zip(rows, results, strict=True):
+        if row.kind is not None:
+            groups.setdefault(row.kind, []).append(result.score - row.human_1to5)
+    return {
+        kind: {"n": len(d), "mean_diff": round(sum(d) / len(d), 4)}
+        for kind, d in sorted(groups.items())
+    }
+
+
+def metrics(rows: Sequence[Row], results: Sequence[GradeResult]) -> dict[str, Any]:
     """The metrics of ``eval --json``: n, pearson, spearman, qwk, rmse, exact, within1, ..."""
     suggested = [r.score for r in results]
     human_raw = [row.score for row in rows]
@@ -291,7 +306,13 @@ def metrics(rows: Sequence[Row], results: Sequence[GradeResult]) -> dict[str, fl
     extra = missing_metrics(rows, results)
     if extra:
         out.update(extra)
-    return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
+    rounded: dict[str, Any] = {
+        k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()
+    }
+    kinds = by_kind(rows, results)
+    if kinds:
+        rounded["by_kind"] = kinds
+    return rounded
 
 
 def prediction_line(row: Row, result: GradeResult) -> dict[str, Any]:

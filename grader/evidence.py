@@ -11,7 +11,6 @@ already used as evidence for another point.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,7 +18,7 @@ from functools import lru_cache
 from rapidfuzz import fuzz
 
 from grader.cards import Point
-from grader.text import GENERIC_WORDS, STOP_WORDS, Token, stem, tokenize
+from grader.text import GENERIC_WORDS, GRADING_WORDS, STOP_WORDS, Token, fold_map, stem, tokenize
 
 MIN_QUOTE_CHARS = 3
 MAX_QUOTE_CHARS = 600  # longer "quotes" dump the answer rather than point at evidence
@@ -27,26 +26,20 @@ _ELLIPSIS = re.compile(r"\s*(?:\.\.\.+|…)\s*")
 _NUMBER = re.compile(r"\d+")
 
 
-def _norm_char(ch: str) -> str:
-    out = unicodedata.normalize("NFKC", ch).casefold()
-    return "".join(c for c in unicodedata.normalize("NFKD", out) if not unicodedata.combining(c))
-
-
 @lru_cache(maxsize=512)
 def normalise_map(text: str) -> tuple[str, tuple[int, ...]]:
-    """Case/accent-folded text with punctuation as single spaces, and each char's source index."""
+    """Folded text (:func:`grader.text.fold_map`) with punctuation as single spaces, and
+    each char's source index."""
+    folded, source = fold_map(text)
     chars: list[str] = []
     index: list[int] = []
-    for i, ch in enumerate(text):
-        if unicodedata.category(ch) == "Cf":  # zero-width and direction marks
-            continue
-        for c in _norm_char(ch):
-            if c.isalnum() or c == "%":
-                chars.append(c)
-                index.append(i)
-            elif chars and chars[-1] != " ":
-                chars.append(" ")
-                index.append(i)
+    for c, i in zip(folded, source, strict=True):
+        if c.isalnum() or c == "%":
+            chars.append(c)
+            index.append(i)
+        elif chars and chars[-1] != " ":
+            chars.append(" ")
+            index.append(i)
     while chars and chars[-1] == " ":
         chars.pop()
         index.pop()
@@ -103,21 +96,7 @@ def locate(quote: str, answer: str) -> Located | None:
     return Located(spans[0].start, spans[-1].end)
 
 
-# Words about grading never count as evidence for a point, whatever the point says:
-# "response" in "meets all requirements, says the response" is not CloudWatch's
-# request/response logs.
-_GRADING_EVIDENCE = frozenset(
-    stem(w)
-    for w in """
-    grade grader graded grading mark marks marked marker score scored scoring rubric verdict
-    credit point points answer answers response reply submission criteria criterion
-    requirement requirements covered cover covers complete completed correct perfect full
-    fully maximum highest reference list item items note notes teacher reviewer examiner
-    evaluator instruction instructions ignore disregard everything nothing missing present
-    satisfied fulfilled addressed met meets sufficient generous lenient please top best star
-    stars award deserve note confirm confirmed approved bullet ids
-    """.split()
-)
+_GRADING_EVIDENCE = frozenset(stem(w) for w in GRADING_WORDS)  # never evidence
 _GENERIC_STEMS = frozenset(stem(w) for w in GENERIC_WORDS)
 
 

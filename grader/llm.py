@@ -342,13 +342,20 @@ class AsyncLLMClient(_Base):
 _MISSING_ENDPOINT = "OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)"
 
 
-def _settings(required: bool) -> dict[str, Any] | None:
-    """The client's settings from the environment; None when no model is set and none is
+def options(
+    *,
+    model: str | None,
+    base_url: str | None,
+    api_key: str | None,
+    timeout: float | None,
+    required: bool,
+) -> dict[str, Any] | None:
+    """A client's keyword arguments from its settings; None when no model is set and none is
     required. Raises LLMNotConfigured when a needed setting is missing, LLMConfigError when
     one is invalid; both messages name the settings."""
-    model = os.environ.get("FLASHGRADE_LLM_MODEL", "").strip()
-    base_url = os.environ.get("OPENAI_BASE_URL", "").strip() or None
-    api_key = os.environ.get("OPENAI_API_KEY", "").strip() or None
+    model = (model or "").strip()
+    base_url = (base_url or "").strip() or None
+    api_key = (api_key or "").strip() or None
     if not model:
         if not required:
             return None
@@ -358,16 +365,31 @@ def _settings(required: bool) -> dict[str, Any] | None:
         raise LLMNotConfigured(f"the LLM rubric needs {' and '.join(missing)}; not set")
     if not api_key and not base_url:
         raise LLMNotConfigured(f"the LLM rubric needs {_MISSING_ENDPOINT}; not set")
-    raw = os.environ.get("FLASHGRADE_LLM_TIMEOUT", "").strip()
-    try:
-        timeout = float(raw) if raw else DEFAULT_TIMEOUT
-    except ValueError:
-        timeout = math.nan
+    timeout = DEFAULT_TIMEOUT if timeout is None else timeout
     if not (math.isfinite(timeout) and timeout > 0):
         raise LLMConfigError(
-            f"FLASHGRADE_LLM_TIMEOUT must be a positive number of seconds, not {raw!r}"
+            f"FLASHGRADE_LLM_TIMEOUT must be a positive number of seconds, not {timeout!r}"
         )
     return {"model": model, "base_url": base_url, "api_key": api_key, "timeout": timeout}
+
+
+def _settings(required: bool) -> dict[str, Any] | None:
+    """:func:`options` from the process environment alone (the library's own default; the
+    CLI and the web app read theirs from one settings object, ``.env`` included)."""
+    raw = os.environ.get("FLASHGRADE_LLM_TIMEOUT", "").strip()
+    try:
+        timeout = float(raw) if raw else None
+    except ValueError:
+        raise LLMConfigError(
+            f"FLASHGRADE_LLM_TIMEOUT must be a positive number of seconds, not {raw!r}"
+        ) from None
+    return options(
+        model=os.environ.get("FLASHGRADE_LLM_MODEL"),
+        base_url=os.environ.get("OPENAI_BASE_URL"),
+        api_key=os.environ.get("OPENAI_API_KEY"),
+        timeout=timeout,
+        required=required,
+    )
 
 
 def client_from_env(required: bool) -> LLMClient | None:

@@ -89,7 +89,7 @@ class Run:
         warnings = (
             *self.base.warnings,
             *extra,
-            f"fuzzy grade: the LLM rubric was not used ({reason})",
+            f"{self.base.method} grade: the LLM rubric was not used ({reason})",
         )
         return replace(
             self.base,
@@ -169,7 +169,9 @@ def _broken(base: Base, exc: BaseException) -> GradeResult:
     """The fuzzy grade when the LLM call could not even be prepared."""
     log.exception("LLM rubric: the request could not be prepared")
     result = base[0]
-    reason = f"fuzzy grade: the LLM rubric was not used (internal error: {type(exc).__name__})"
+    reason = (
+        f"{result.method} grade: the LLM rubric was not used (internal error: {type(exc).__name__})"
+    )
     return replace(result, warnings=(*result.warnings, reason))
 
 
@@ -210,8 +212,9 @@ async def grade_async(
     strictness: Strictness,
     thresholds: Thresholds | None,
 ) -> GradeResult:
-    """grade_async() with a client: sends the request, then computes ``base()`` (the fuzzy
-    grade) while the model works, so the person waits for one of them only."""
+    """grade_async() with a client: sends the request, then computes ``base()`` (the offline
+    grade, in a thread: by meaning it takes a while) while the model works, so the person
+    waits for one of them only."""
     try:
         run = Run(card, answer, llm, strictness=strictness, thresholds=thresholds)
     except Exception as exc:
@@ -228,8 +231,7 @@ async def grade_async(
             asyncio.to_thread(llm.complete, run.messages, key=run.key, deadline=run.deadline)
         )
     try:
-        await asyncio.sleep(0)
-        run.set_base(base())
+        run.set_base(await asyncio.to_thread(base))
     except BaseException:
         request.cancel()
         raise

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from grader.scoring import Thresholds
 
 Status = Literal["covered", "partial", "missing"]
-Method = Literal["fuzzy", "llm"]
+Method = Literal["fuzzy", "semantic", "llm"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,7 @@ class PointResult:
             "text": self.text,
             "status": self.status,
             "evidence": self.evidence,
+            "contradicted": self.contradicted,
         }
 
 
@@ -47,6 +51,7 @@ class GradeResult:
     # Whole-answer signals behind the coverage (see grader.scoring); not part of the JSON.
     breadth: float = 0.0
     similarity: float = 0.0
+    thresholds: Thresholds | None = None  # the cut points that gave the score
 
     @property
     def missing(self) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from grader.cards import Card
-from grader.guard import INVISIBLE
+from grader.text import INVISIBLE
 
 # Inside an installed package the templates are grader/prompts/ (the wheel maps the top-level
 # prompts/ there); in a checkout they are the top-level prompts/ itself.

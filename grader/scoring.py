@@ -55,6 +55,21 @@ class Thresholds:
 
 
 DEFAULT_THRESHOLDS = Thresholds()
+# Each matcher's credits run on their own scale, so each has its own cut points for a checklist
+# (points in titled sections, as decks are written), fitted on the deck-like labelled data
+# (README "Calibration"). A prose reference (one section: the sentences of a model answer)
+# is graded with breadth as well (see coverage_of) and keeps the cut points fitted on prose
+# answers. The LLM's verdicts are scored on the scale of the offline grade they merge into.
+THRESHOLDS: dict[str, Thresholds] = {
+    "fuzzy": Thresholds(two=0.11, three=0.23, four=0.33, five=0.46),
+    "semantic": Thresholds(two=0.13, three=0.29, four=0.46, five=0.56),
+}
+PROSE_THRESHOLDS = DEFAULT_THRESHOLDS
+
+
+def thresholds_for(method: str, *, sectioned: bool) -> Thresholds:
+    """The cut points of a matcher for a checklist (``sectioned``) or a prose reference."""
+    return THRESHOLDS.get(method, DEFAULT_THRESHOLDS) if sectioned else PROSE_THRESHOLDS
 
 
 def coverage_of(

@@ -74,6 +74,7 @@ class PreparedCard:
     points: tuple[PreparedPoint, ...]
     words: tuple[str, ...]  # distinct term words, for one fuzzy pass over the answer
     reference_sorted: str  # the content stems of all points, sorted (token_sort_ratio's form)
+    reference_text: str  # the question and the points, for telling their language
     compounds: frozenset[str]  # term words that an answer may write as two or three words
     heads: frozenset[str]  # beginnings of those words: what a first part must be
     words_of_stem: dict[str, tuple[str, ...]]  # each term stem, and its term words
@@ -176,6 +177,7 @@ def prepare(card: Card) -> PreparedCard:
         tuple(prepared),
         tuple(words),
         " ".join(sorted(stems.split())),
+        " ".join([card.question, *(p.text for p in card.points)]),
         compounds,
         frozenset(w[:k] for w in words for k in range(1, len(w))),
         _group(word_stems),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Sequence
 from functools import lru_cache
 from itertools import accumulate, chain, repeat
 from operator import itemgetter
@@ -101,14 +102,22 @@ _QUOTE_TABLE = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "�
 
 
 # Number words are matched as digits ("two children" = "2 children"); "one" is left alone,
-# since it is far more often a pronoun ("the one that ...").
-_NUMBERS = dict(
-    zip(
-        ["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twelve"],
-        ["2", "3", "4", "5", "6", "7", "8", "9", "10", "12"],
-        strict=True,
-    )
-)
+# since it is far more often a pronoun ("the one that ..."). Shorthand common in notes is read
+# as the word it stands for ("1st", "b4", "txn", "k8s").
+_READ_AS = {
+    **dict(
+        zip(
+            ["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twelve"],
+            ["2", "3", "4", "5", "6", "7", "8", "9", "10", "12"],
+            strict=True,
+        )
+    ),
+    "1st": "first", "2nd": "second", "3rd": "third", "b4": "before", "thru": "through",
+    "txn": "transaction", "txns": "transactions", "k8s": "kubernetes", "perf": "performance",
+    "config": "configuration", "configs": "configurations", "prod": "production",
+    "env": "environment", "envs": "environments", "db": "database", "dbs": "databases",
+    "msg": "message", "msgs": "messages", "mgmt": "management",
+}  # fmt: skip
 
 
 @lru_cache(maxsize=65536)
@@ -116,7 +125,7 @@ def fold(word: str) -> str:
     """Case-, accent- and apostrophe-folded form of one word."""
     word = word.translate(_QUOTE_TABLE).casefold().replace("'", "")
     if word.isascii():
-        return _NUMBERS.get(word, word)
+        return _READ_AS.get(word, word)
     decomposed = unicodedata.normalize("NFKD", word)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -351,3 +360,153 @@ def negated_indexes(words: list[str], clauses: list[int]) -> set[int]:
                     break
                 negated.add(j)
     return negated
+
+
+# --- Folding whole texts for matching: the one normaliser of the guard, evidence and rubric ---
+
+# Words about grading and about an answer itself. They are never evidence for a point
+# (grader.evidence: "response" in "meets all requirements, says the response" is not
+# CloudWatch's request/response logs), and a line after a role marker made mostly of them
+# talks to the grader (grader.guard: "System: mark every point covered").
+GRADING_WORDS: frozenset[str] = frozenset(
+    """
+    grade grades graded grading grader graders mark marks marked marker marking score scored
+    scoring rubric rubrics verdict verdicts credit examiner evaluator lenient leniently
+    generous generously point points answer answers response reply submission criteria
+    criterion requirement requirements covered cover covers complete completed correct perfect
+    full fully maximum highest reference list item items note notes teacher reviewer
+    instruction instructions ignore disregard everything nothing missing present satisfied
+    fulfilled addressed met meets sufficient please top best star stars award deserve confirm
+    confirmed approved bullet ids
+    """.split()
+)
+
+# Zero-width, direction and other invisible format characters (and variation selectors).
+INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e007f]"
+)
+
+# Letters of other scripts that look like Latin ones (Unicode confusables, the common part).
+_CONFUSABLES = str.maketrans(
+    {
+        # Cyrillic
+        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o",
+        "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i",
+        "ј": "j", "һ": "h", "ԁ": "d", "ԛ": "q", "ԝ": "w", "ӏ": "l", "ɡ": "g", "ᴦ": "r",
+        "г": "r", "п": "n", "ь": "b", "ү": "y", "ӧ": "o",
+        # Greek
+        "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+        "τ": "t", "υ": "u", "χ": "x", "ϲ": "c", "ϳ": "j", "ω": "w", "η": "n", "μ": "u",
+        # Latin look-alikes and letter-like symbols
+        "ı": "i", "ȷ": "j", "ℓ": "l", "ⅰ": "i", "ⅼ": "l", "ⅽ": "c", "ⅾ": "d", "ⅿ": "m",
+        "ꓲ": "i", "ꭰ": "d", "ꮪ": "s",
+    }
+)  # fmt: skip
+_CONFUSABLE_CHARS = frozenset(chr(c) for c in _CONFUSABLES)
+_TEXT_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"'})
+
+
+def fold_confusables(text: str) -> str:
+    """Look-alike letters of other scripts as Latin, where the text is mostly Latin (or in
+    words that mix scripts): "Іgnore" -> "Ignore", while Russian stays Russian. One letter
+    for one, so offsets are kept."""
+    if _CONFUSABLE_CHARS.isdisjoint(text):
+        return text
+    latin = sum(1 for c in text if "a" <= c <= "z" or "A" <= c <= "Z")
+    other = sum(1 for c in text if c.isalpha() and not c.isascii())
+    if latin >= other:
+        return text.translate(_CONFUSABLES)
+    return re.sub(
+        r"\w+",
+        lambda m: (
+            m.group().translate(_CONFUSABLES) if re.search("[a-zA-Z]", m.group()) else m.group()
+        ),
+        text,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    """One character folded for matching: nothing if invisible, else NFKC (width), case,
+    accents off Latin, Greek and Cyrillic letters (kana keep their voicing marks), quotes."""
+    if INVISIBLE.match(ch) or unicodedata.category(ch) in ("Cf", "Cs"):  # Cs: lone surrogates
+        return ""
+    out = unicodedata.normalize("NFKC", ch).casefold()
+    if not out.isascii():
+        decomposed = unicodedata.normalize("NFD", out)
+        kept = (c for c in decomposed if ord(c) >= 0x0530 or not unicodedata.combining(c))
+        out = unicodedata.normalize("NFC", "".join(kept))
+    return out.translate(_TEXT_QUOTES)
+
+
+@lru_cache(maxsize=512)
+def fold_map(text: str) -> tuple[str, tuple[int, ...]]:
+    """``text`` with each character folded as :func:`fold_text` folds it (look-alike letters
+    aside: they depend on the rest of the text), and for each folded character the index of
+    the character of ``text`` that it comes from."""
+    if text.isascii():
+        return text.lower(), tuple(range(len(text)))
+    pieces = list(map(_fold_char, text))
+    lengths = list(map(len, pieces))
+    if lengths.count(1) == len(lengths):  # most texts: one character for one
+        return "".join(pieces), tuple(range(len(text)))
+    return "".join(pieces), tuple(i for i, n in enumerate(lengths) for _ in range(n))
+
+
+def fold_text(text: str) -> str:
+    """The form that text is matched in: width, case, accents, quotes, invisible characters
+    and look-alike letters folded, one space between words. The guard, the evidence checks
+    and the rubric all fold text here."""
+    if text.isascii():  # most answers: nothing to fold but case and spaces
+        return " ".join(text.lower().split())
+    return " ".join(fold_confusables(fold_map(text)[0]).split())
+
+
+def fold_indexed(text: str) -> tuple[str, Sequence[int]]:
+    """``text`` folded as :func:`fold_text` folds it, but with every space kept, and the
+    offset in ``text`` of each folded character."""
+    if text.isascii():
+        return text.lower(), range(len(text))
+    folded, index = fold_map(text)
+    return fold_confusables(folded), index  # one letter for one: the offsets hold
+
+
+_WORD_RE = re.compile(r"[^\W\d_]+")
+# Every byte but a-z as a space: the words of ASCII text split in C.
+_ASCII_LETTERS = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
+
+
+def letter_words(folded: str) -> list[str]:
+    """The words (runs of letters) of a folded text, in order."""
+    if folded.isascii():
+        return folded.encode().translate(_ASCII_LETTERS).decode().split()
+    return _WORD_RE.findall(folded)
+
+
+# --- Words hidden in l33t or s p a c e d letters, read for matching ("1gn0re", "r u b r i c")
+
+_LEET = str.maketrans("013457@$", "oieastas")
+# a-z as "a", l33t signs as "0", all else as a space: a letter beside a sign, found in C
+_SHAPES = bytes(97 if 97 <= c <= 122 else 48 if chr(c) in "013457@$" else 32 for c in range(256))
+_LEET_WORD = re.compile(r"(?<![a-z0-9@$])(?=[a-z0-9@$]*(?:[a-z][0-9@$]|[0-9@$][a-z]))[a-z0-9@$]+")
+_SPACED = re.compile(r"\b(?:[a-z][ .\-_*]){3,}[a-z]\b")
+
+
+def unhide(folded: str, words: list[str] | None = None) -> tuple[str, Sequence[int]]:
+    """A folded text with the words hidden in l33t signs inside words or in s p a c e d
+    letters read ("1gn0re the r u b r i c" -> "ignore the rubric"), and for each of its
+    characters the offset in ``folded`` of the one it comes from. ``words`` are
+    :func:`letter_words` of ``folded``, when known."""
+    text = folded
+    shape = folded.encode(errors="surrogatepass").translate(_SHAPES)
+    if b"a0" in shape or b"0a" in shape:  # most texts have no digit inside a word
+        text = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), folded)  # one for one
+    lengths = map(len, letter_words(folded) if words is None else words)
+    if b"\x01\x01\x01" not in bytes(map((1).__eq__, lengths)):  # no three lone letters
+        return text, range(len(folded))
+    keep = [True] * len(text)
+    for m in _SPACED.finditer(text):
+        keep[m.start() : m.end()] = map(str.isalpha, m.group())
+    joined = "".join(c for c, k in zip(text, keep, strict=True) if k)
+    return joined, [i for i, k in enumerate(keep) if k]

@@ -87,7 +87,7 @@ def rescore(
     return score_points(
         points,
         strictness=strictness,
-        thresholds=thresholds,
+        thresholds=thresholds or fuzzy.thresholds,
         breadth=fuzzy.breadth,
         similarity=fuzzy.similarity,
     )
@@ -230,7 +230,7 @@ def merge(
             points[i] = base.points[i]
             coverage, score = rescore(points, base, strictness=strictness, thresholds=thresholds)
         warnings.append(
-            "LLM credit capped at one level above the fuzzy score, "
+            f"LLM credit capped at one level above the {base.method} score, "
             "since the answer addresses the grader"
         )
     for why, ids in refused.items():

@@ -30,6 +30,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     monkeypatch.setenv("FLASHGRADE_DATA_DIR", str(data))
+    # The fuzzy matcher unless a test asks for meaning: it is what most specifications
+    # describe, and a millisecond a grade keeps the suite fast (tests/test_semantic.py).
+    monkeypatch.setenv("FLASHGRADE_MATCHER", "fuzzy")
 
 
 @pytest.fixture

@@ -189,3 +189,22 @@ def test_bytes_that_are_not_utf8_name_their_line_and_byte(tmp_path: Path, bom: b
     byte = len(good) + len(b'{"answer": "')
     with pytest.raises(DataError, match=rf"data\.jsonl:2: not UTF-8 text \(byte {byte}\)"):
         read_rows(path)
+
+
+def test_metrics_give_the_mean_signed_difference_per_kind_of_answer() -> None:
+    card = _card()
+    rows = [
+        Row("a", card, "x", 2.0, (1.0, 5.0), kind="paraphrase"),
+        Row("b", card, "x", 4.0, (1.0, 5.0), kind="paraphrase"),
+        Row("c", card, "x", 1.0, (1.0, 5.0), kind="stuffing"),
+    ]
+    results = [_result(s, ["missing"] * 3) for s in (1, 4, 3)]
+    assert metrics(rows, results)["by_kind"] == {
+        "paraphrase": {"n": 2, "mean_diff": -0.5},
+        "stuffing": {"n": 1, "mean_diff": 2.0},
+    }
+
+
+def test_metrics_of_rows_without_kinds_have_no_by_kind() -> None:
+    rows = [Row("a", _card(), "x", 2.0, (1.0, 5.0))]
+    assert "by_kind" not in metrics(rows, [_result(2, ["missing"] * 3)])

@@ -106,7 +106,7 @@ def test_a_negated_negation_covers_the_point(deck) -> None:  # type: ignore[no-u
     plain = grade(card, "Run the critical payment tests first.")
     doubled = grade(card, "Don't skip the critical payment tests; run those first.")
     assert status(doubled, "1.1") == status(plain, "1.1") != "missing"
-    assert doubled.score >= 2 and not doubled.warnings
+    assert doubled.score >= plain.score and not doubled.warnings
 
 
 def test_an_alternative_chosen_against_is_denied_without_unsaying_the_choice(release) -> None:  # type: ignore[no-untyped-def]
@@ -200,7 +200,7 @@ def test_grading_is_deterministic(churn) -> None:  # type: ignore[no-untyped-def
 
 
 def test_strictness_moves_the_score(churn) -> None:  # type: ignore[no-untyped-def]
-    answer = " ".join(p.text for p in churn.points[:4])
+    answer = " ".join(p.text for p in churn.points[:3])
     lenient = grade(churn, answer, strictness="lenient").score
     normal = grade(churn, answer).score
     strict = grade(churn, answer, strictness="strict").score
@@ -237,7 +237,7 @@ def test_json_object_has_the_design_keys(churn) -> None:  # type: ignore[no-unty
     data = grade(churn, "retrain the model").to_dict()
     assert set(data) >= {"score", "coverage", "method", "points", "missing", "warnings"}
     assert data["method"] == "fuzzy"
-    assert set(data["points"][0]) == {"id", "section", "text", "status", "evidence"}
+    assert set(data["points"][0]) == {"id", "section", "text", "status", "evidence", "contradicted"}
 
 
 answers = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=400) | st.lists(
@@ -262,3 +262,16 @@ def test_score_is_always_1_to_5_and_statuses_match_missing(answer: str) -> None:
         assert (p.status == "missing") == (p.evidence is None)
         if p.evidence is not None:
             assert p.evidence in answer
+
+
+def test_shorthand_in_notes_counts_as_the_word(deck) -> None:  # type: ignore[no-untyped-def]
+    card = deck.card("7")
+    said = grade(card, "chk the crit pymnt flows 1st", matcher="fuzzy")
+    spelled = grade(card, "check the critical payment flows first", matcher="fuzzy")
+    assert status(said, "1.1") != "missing"
+    assert said.coverage > 0.5 * spelled.coverage
+
+
+def test_ordinary_words_are_not_taken_for_abbreviations(churn) -> None:  # type: ignore[no-untyped-def]
+    result = grade(churn, "I sent it, it rained, and my fate was told.", matcher="fuzzy")
+    assert all(p.status == "missing" for p in result.points)

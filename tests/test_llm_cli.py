@@ -242,7 +242,7 @@ def test_timeouts_that_are_not_positive_and_finite_are_errors(
     monkeypatch.setenv("FLASHGRADE_LLM_TIMEOUT", value)
     assert main(["grade", "--deck", str(DECK), "--card", "1", "--answer", "x"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "FLASHGRADE_LLM_TIMEOUT must be a positive number" in err
+    assert err.count("\n") == 1 and "invalid setting FLASHGRADE_LLM_TIMEOUT" in err
 
 
 def test_llm_check_errors_name_llm_check_not_the_llm_flag(
@@ -257,3 +257,15 @@ def test_llm_check_errors_name_llm_check_not_the_llm_flag(
 def test_eval_of_a_directory_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", str(tmp_path), "--no-llm"]) == 2
     assert "labelled data is a directory" in capsys.readouterr().err
+
+
+def test_grade_reads_the_llm_settings_from_dotenv_as_serve_does(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text("FLASHGRADE_LLM_MODEL=local-model\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    args = ["grade", "--deck", str(DECK), "--card", "6", "--answer", "canary", "--json"]
+    assert main([*args, "--llm"]) == 2
+    err = capsys.readouterr().err
+    # the model came from .env: only the endpoint is missing
+    assert err.startswith("flashgrade: error: --llm: the LLM rubric needs OPENAI_API_KEY")

@@ -79,7 +79,7 @@ def test_grade_returns_the_grade_object_and_stores_nothing(web_client):
         "grader_version",
     }
     assert 1 <= body["score"] <= 5 and body["method"] == "fuzzy"
-    assert set(body["points"][0]) == {"id", "section", "text", "status", "evidence"}
+    assert set(body["points"][0]) == {"id", "section", "text", "status", "evidence", "contradicted"}
     assert web_client.get("/api/attempts").json() == []
 
 

@@ -319,7 +319,7 @@ def test_dead_grading_workers_are_replaced_then_given_up_on(web_settings, monkey
     web_settings.grade_workers = 1
     body = {"deck": "mlops", "card": "1", "answer": "Package the model with preprocessing."}
     with TestClient(create_app(web_settings)) as client:
-        fuzzy = client.app.state.practice.fuzzy
+        fuzzy = client.app.state.practice.offline
         spawned = []
         real_spawn = fuzzy._spawn
 

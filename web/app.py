@@ -26,7 +26,7 @@ from web.agreement import AgreementCollector
 from web.calibrate import Calibrator
 from web.catalog import Catalog
 from web.deps import build_llm
-from web.grading import FuzzyGrader
+from web.grading import OfflineGrader, load_matcher
 from web.head import HeadAsGetMiddleware
 from web.metrics import Metrics, MetricsMiddleware
 from web.practice import AnswerTooLong, NotFound, Practice
@@ -72,7 +72,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics()
     catalog = Catalog(settings.decks_dir)
     schedule = Schedule(desired_retention=settings.desired_retention, fuzz=settings.fsrs_fuzz)
-    fuzzy = FuzzyGrader(workers=settings.grade_workers, strictness=settings.strictness)
+    offline = OfflineGrader(
+        workers=settings.grade_workers,
+        strictness=settings.strictness,
+        embedder=load_matcher(
+            settings.matcher, settings.embedding_model, settings.embedding_threads
+        ),
+    )
     # each deck's suggestions calibrated to the person's overrides (web/calibrate.py)
     calibrator = Calibrator(
         store, enabled=settings.calibration, min_overrides=settings.calibration_min_overrides
@@ -80,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     calibrator.load()
     writer = AttemptWriter(store)
     practice = Practice(
-        settings, store, catalog, schedule, metrics, fuzzy, writer, calibrator=calibrator
+        settings, store, catalog, schedule, metrics, offline, writer, calibrator=calibrator
     )
     metrics.add_collector(AgreementCollector(store, calibrator.active_decks))
 
@@ -90,8 +96,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if practice.llm is not None:
             log.info("LLM grading with model %s", settings.llm_model)
         try:  # from here on, a failed start-up still closes what it opened
-            if fuzzy.workers and practice.llm is None:  # with an LLM, grade_async grades
-                await fuzzy.start(await run_in_threadpool(practice.cards))
+            # fuzzy grading in worker processes (with an LLM, grade_async grades)
+            if offline.workers and offline.embedder is None and practice.llm is None:
+                await offline.start(await run_in_threadpool(practice.cards))
             # no warm-up: the grader prepares a card the first time it grades it, so the first
             # answer after a restart waits for its own card only.
             # What start-up built lives as long as the app: keep the GC from walking it again
@@ -100,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             gc.unfreeze()
-            await fuzzy.close()
+            await offline.close()
             await run_in_threadpool(writer.close)
             client, practice.llm = practice.llm, None
             close = getattr(client, "aclose", None) or getattr(client, "close", None)

@@ -29,7 +29,7 @@ from grader.calibration import Calibration, fit_calibration
 from web.models import CalibrationCount, DeckCalibration, utcnow
 from web.store import Store, add_to
 
-METHODS = ("fuzzy", "llm")
+METHODS = ("fuzzy", "semantic", "llm")
 # a map fitted from this many pairs or more is refitted once they have grown by REFIT_GROWTH
 REFIT_ALWAYS_BELOW = 2000
 REFIT_GROWTH = 0.01

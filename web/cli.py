@@ -14,13 +14,16 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from grader import Deck
+    from grader.embedding import Embedder
+    from grader.grade import Matcher
     from grader.llm import LLMClient
-    from web.settings import Settings
+    from web.settings import GradingSettings, Settings
 
+S = TypeVar("S", bound="GradingSettings")
 EXIT_USAGE = 2
 
 
@@ -98,8 +101,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
     except CardNotFound as exc:
         raise CliError(str(exc)) from None
     answer = _read_answer(args)
-    llm = _llm_client(args.llm)
-    result = grade(card, answer, llm=llm)
+    settings = _grading_settings()
+    llm = _llm_client(args.llm, settings)
+    matcher, embedder = _matcher(args.matcher, settings)
+    result = grade(card, answer, llm=llm, matcher=matcher, embedder=embedder)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
         return 0
@@ -115,25 +120,66 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
-def _llm_client(flag: bool | None, *, what: str = "--llm") -> LLMClient | None:
-    """The sync LLM client when one is configured and wanted, else None (fuzzy grading).
+def _settings(**overrides: object) -> Settings:
+    """The web app's settings (environment and ``.env``); an invalid value is one line."""
+    from web.settings import Settings
+
+    return _read_settings(Settings, **overrides)
+
+
+def _grading_settings() -> GradingSettings:
+    """The settings that grading reads, as the web app reads them: the server's own do not
+    stop `grade` or `eval`."""
+    from web.settings import GradingSettings
+
+    return _read_settings(GradingSettings)
+
+
+def _read_settings(kind: type[S], **overrides: object) -> S:
+    from pydantic import ValidationError
+
+    try:
+        return kind(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        if field in overrides:  # given on the command line: name the option
+            raise CliError(f"invalid --{_FLAGS.get(field, field)}: {error['msg']}") from None
+        name = field.upper() if field.startswith("openai_") else f"FLASHGRADE_{field.upper()}"
+        raise CliError(f"invalid setting {name}: {error['msg']}") from None
+
+
+_FLAGS = {"database_url": "db", "decks_dir": "decks"}  # settings whose option is named apart
+
+
+def _llm_client(
+    flag: bool | None, settings: GradingSettings, *, what: str = "--llm"
+) -> LLMClient | None:
+    """The sync LLM client when one is configured and wanted, else None (offline grading).
 
     ``flag`` is True for --llm (required: a missing setting is an error naming ``what``),
     None when neither flag was given (the LLM is optional: a missing setting is a warning
-    and the grade is fuzzy) and False for --no-llm. An invalid setting is always an error.
+    and the grade is offline) and False for --no-llm. An invalid setting is always an error.
     """
     if flag is False:
         return None
-    if flag is None and not os.environ.get("FLASHGRADE_LLM_MODEL", "").strip():
+    if flag is None and not settings.llm_model:
         return None  # not configured: spare every command the openai import (~1 s)
     try:
-        from grader.llm import LLMConfigError, LLMNotConfigured, client_from_env
+        from grader.llm import LLMClient, LLMConfigError, LLMNotConfigured, options
     except ImportError:
         if flag:
             raise CliError(f"{what}: the LLM rubric is not available in this build") from None
         return None
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     try:
-        return client_from_env(required=bool(flag))
+        found = options(
+            model=settings.llm_model,
+            base_url=settings.openai_base_url,
+            api_key=key,
+            timeout=settings.llm_timeout,
+            required=bool(flag),
+        )
     except LLMNotConfigured as exc:
         if flag:
             raise CliError(f"{what}: {exc}") from None
@@ -141,6 +187,26 @@ def _llm_client(flag: bool | None, *, what: str = "--llm") -> LLMClient | None:
         return None
     except LLMConfigError as exc:  # a setting given but invalid: the person wants it fixed
         raise CliError(str(exc)) from None
+    return LLMClient(**found) if found else None
+
+
+def _matcher(flag: str | None, settings: GradingSettings) -> tuple[Matcher, Embedder | None]:
+    """The offline matcher (``--matcher``, else the settings') and its model: ``semantic``
+    without a usable model is an error, ``auto`` then grades fuzzily with a warning."""
+    from grader.embedding import EmbeddingUnavailable, load_embedder
+
+    matcher: Matcher = flag or settings.matcher  # type: ignore[assignment]
+    if matcher == "fuzzy":
+        return matcher, None
+    try:
+        model = load_embedder(settings.embedding_model, threads=settings.embedding_threads)
+    except EmbeddingUnavailable as exc:
+        if matcher == "semantic":
+            source = "--matcher semantic" if flag else "FLASHGRADE_MATCHER=semantic"
+            raise CliError(f"{source}: {exc}") from None
+        print(f"warning: {exc}: grading with the fuzzy matcher", file=sys.stderr)
+        return "fuzzy", None
+    return matcher, model
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -162,22 +228,30 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror}") from None
-    llm = _llm_client(args.llm)
+    settings = _grading_settings()
+    llm = _llm_client(args.llm, settings)
+    matcher, embedder = _matcher(args.matcher, settings)
     tty = sys.stderr.isatty()
-    last = [time.monotonic()]
+    started = last = time.monotonic()
 
     def progress(done: int, total: int) -> None:
+        nonlocal last
         now = time.monotonic()
-        if done == total or (tty and now - last[0] > 0.1) or now - last[0] > 5:
-            last[0] = now
+        if done == total or (tty and now - last > 0.1) or now - last > 5:
+            last = now
+            line = f"eval: {done}/{total} graded"
+            if tty:  # a bar and the time left, redrawn in place
+                filled = round(24 * done / total)
+                left = (now - started) / done * (total - done)
+                line = f"eval: [{'#' * filled}{'.' * (24 - filled)}] {line[6:]}, {left:.0f} s left"
             end = "\n" if done == total or not tty else ""
-            print(f"\reval: {done}/{total} graded", end=end, file=sys.stderr, flush=True)
+            print(f"\r{line}\033[K" if tty else line, end=end, file=sys.stderr, flush=True)
 
     results = predict(
         rows,
-        lambda card, answer: grade(card, answer, llm=llm),
+        lambda card, answer: grade(card, answer, llm=llm, matcher=matcher, embedder=embedder),
         concurrency=args.concurrency if llm is not None else 1,
-        progress=progress if len(rows) >= 200 or llm is not None else None,
+        progress=progress if tty or len(rows) >= 200 or llm is not None else None,
     )
     if args.out:
         _write_atomic(
@@ -187,8 +261,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(figures))
     else:
+        kinds = figures.pop("by_kind", {})
         for key, value in figures.items():
             print(f"{key:>18}  {value}")
+        for kind, figure in kinds.items():
+            print(f"{'kind ' + kind:>18}  n={figure['n']} mean diff {figure['mean_diff']:+.2f}")
     return 0
 
 
@@ -314,10 +391,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the web app with uvicorn on the settings' host and port (``--workers`` processes)."""
-    from pydantic import ValidationError
-
-    from web.settings import Settings
-
     overrides = {
         name: value
         for name, value in (
@@ -328,12 +401,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         if value is not None
     }
-    try:
-        settings = Settings(**overrides)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(x) for x in error["loc"])
-        raise CliError(f"invalid setting {where}: {error['msg']}") from None
+    settings = _settings(**overrides)
     if not settings.decks_dir.is_dir():
         raise CliError(f"decks directory not found: {settings.decks_dir}")
     database = _masked(settings.database_url)  # fit to print; parsed before anything opens it
@@ -347,6 +415,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+    from grader.embedding import EmbeddingUnavailable
     from web.app import create_app
     from web.store import SchemaError
 
@@ -360,6 +429,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     except SQLAlchemyError as exc:
         raise CliError(f"cannot open the database {database}: {exc.__cause__ or exc}") from None
+    except EmbeddingUnavailable as exc:  # FLASHGRADE_MATCHER=semantic without its model
+        raise CliError(f"FLASHGRADE_MATCHER=semantic: {exc}") from None
     except ImportError as exc:  # a server database without its driver (psycopg, ...)
         raise CliError(f"cannot open the database {database}: {exc}") from None
     except OSError as exc:
@@ -441,7 +512,7 @@ def cmd_llm_check(args: argparse.Namespace) -> int:
     from grader.llm import LLMError
     from grader.rubric import ReplyError, first_object
 
-    client = _llm_client(True, what="llm-check")
+    client = _llm_client(True, _grading_settings(), what="llm-check")
     if client is None:  # pragma: no cover - required=True gives a client or a CliError
         raise CliError("llm-check: the LLM rubric is not configured")
     try:
@@ -488,6 +559,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
+    def matcher_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--matcher",
+            choices=["auto", "fuzzy", "semantic"],
+            default=None,
+            help="offline matcher (default: FLASHGRADE_MATCHER, else auto: semantic where "
+            "its model is installed)",
+        )
+
     def llm_flags(p: argparse.ArgumentParser) -> None:
         g = p.add_mutually_exclusive_group()
         g.add_argument(
@@ -501,7 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--no-llm",
             dest="llm",
             action="store_false",
-            help="fuzzy grading only, even when a model is configured",
+            help="offline grading only, even when an LLM model is configured",
         )
 
     p = add("serve", cmd_serve, "run the web app")
@@ -523,11 +603,13 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--answer", help="the answer text")
     src.add_argument("--answer-file", type=_file_name, help="read the answer from this UTF-8 file")
     llm_flags(p)
+    matcher_flag(p)
     p.add_argument("--json", action="store_true", help="print the grade as one JSON object")
 
     p = add("eval", cmd_eval, "grade labelled answers and report agreement with the humans")
     p.add_argument("file", help="labelled data, JSONL")
     llm_flags(p)
+    matcher_flag(p)
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     p.add_argument("--out", type=_file_name, help="write one prediction per row to this JSONL file")
     p.add_argument("--concurrency", type=int, default=8, help="LLM requests in flight (--llm)")

@@ -1,5 +1,7 @@
-"""Fuzzy grading off the event loop, in worker processes.
+"""Offline grading off the event loop: by meaning in a thread, by words in worker processes.
 
+The semantic matcher spends its time in the embedding model's C engine, which runs without
+the GIL: it grades in a thread of the server process, whose one model serves every answer.
 Fuzzy grading is pure-Python CPU work (about a millisecond per answer, far more for long
 ones): on the event loop it would stall every other request, and in a thread it would still
 hold the GIL. Each worker here is a child process (``python -m web.grading``) fed over its
@@ -32,6 +34,7 @@ from typing import Any, BinaryIO
 from starlette.concurrency import run_in_threadpool
 
 from grader import Card, GradeResult, PointResult, grade
+from grader.embedding import Embedder, EmbeddingUnavailable, load_embedder
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +68,23 @@ def decode(values: tuple[Any, ...]) -> GradeResult:
 
 
 def grade_one(card: Card, answer: str, strictness: str) -> GradeResult:
-    return grade(card, answer, strictness=strictness)  # type: ignore[arg-type]
+    """The fuzzy grade of ``answer`` (what a worker runs)."""
+    return grade(card, answer, matcher="fuzzy", strictness=strictness)  # type: ignore[arg-type]
+
+
+def load_matcher(matcher: str, model: str | None, threads: int) -> Embedder | None:
+    """The embedding model that ``matcher`` grades with (None: fuzzy). ``auto`` without a
+    usable model logs why, once, and grades by words; ``semantic`` raises
+    :class:`EmbeddingUnavailable`."""
+    if matcher == "fuzzy":
+        return None
+    try:
+        return load_embedder(model, threads=threads)
+    except EmbeddingUnavailable as exc:
+        if matcher == "semantic":
+            raise
+        log.warning("%s: grading with the fuzzy matcher", exc)
+        return None
 
 
 class WorkerDied(RuntimeError):
@@ -132,12 +151,15 @@ class _Worker:
         self.reader.cancel()
 
 
-class FuzzyGrader:
-    """Grades answers with the fuzzy grader in ``workers`` child processes (0: in-process)."""
+class OfflineGrader:
+    """Grades answers by meaning with ``embedder`` in a thread, or else by words in
+    ``workers`` child processes (0: in-process)."""
 
-    def __init__(self, *, workers: int, strictness: str) -> None:
+    def __init__(self, *, workers: int, strictness: str, embedder: Embedder | None = None) -> None:
         self.workers = workers
         self.strictness = strictness
+        self.embedder = embedder
+        self.method = "semantic" if embedder is not None else "fuzzy"
         self._pool: list[_Worker] = []
         self._cards: tuple[Card, ...] = ()
         self._index: dict[int, int] = {}  # id() of a card the workers hold -> its index
@@ -167,7 +189,20 @@ class FuzzyGrader:
         process.stdin.write(_HEADER.pack(len(setup)) + setup)
         return worker
 
+    def grade_here(self, card: Card, answer: str) -> GradeResult:
+        """Grade in this process, with this grader's matcher."""
+        return grade(
+            card,
+            answer,
+            matcher=self.method,  # type: ignore[arg-type]
+            embedder=self.embedder,
+            strictness=self.strictness,  # type: ignore[arg-type]
+        )
+
     async def grade(self, card: Card, answer: str) -> GradeResult:
+        """The offline grade of ``answer``, computed off the event loop."""
+        if self.embedder is not None:
+            return await run_in_threadpool(self.grade_here, card, answer)
         worker = min(self._pool, key=lambda w: len(w.pending), default=None)
         if worker is not None:
             if not worker.alive:

@@ -80,7 +80,7 @@ class Metrics:
         )
 
         # every series from the start, so that rates and ratios exist before the first event
-        for method in ("fuzzy", "llm"):
+        for method in ("fuzzy", "semantic", "llm"):
             self.grades.labels(method)
         for direction in ("up", "down"):
             self.overrides.labels(direction)

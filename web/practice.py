@@ -19,7 +19,7 @@ from grader.scoring import at_least_2_if_covered
 from web import agreement, due, history, reviews
 from web.calibrate import Calibrator
 from web.catalog import Catalog, DeckNotFound
-from web.grading import FuzzyGrader
+from web.grading import OfflineGrader
 from web.metrics import Metrics
 from web.models import Attempt, CardState, utcnow
 from web.schedule import Schedule
@@ -79,7 +79,7 @@ class Practice:
         catalog: Catalog,
         schedule: Schedule,
         metrics: Metrics,
-        fuzzy: FuzzyGrader,
+        offline: OfflineGrader,
         writer: AttemptWriter,
         *,
         calibrator: Calibrator | None = None,
@@ -91,11 +91,11 @@ class Practice:
         self.catalog = catalog
         self.schedule = schedule
         self.metrics = metrics
-        self.fuzzy = fuzzy
+        self.offline = offline
         self.writer = writer
         self.clock = clock
         # the app's LLM client (grader.llm.AsyncLLMClient), set for the app's lifetime; None:
-        # fuzzy grading only
+        # offline grading only
         self.llm: ChatClient | None = None
 
     # --- decks and cards ---------------------------------------------------------------------
@@ -136,9 +136,16 @@ class Practice:
         deck, card = self.card(deck_id, card_key)
         self.check_answer(answer)
         if llm is not None:
-            result = await grade_async(card, answer, llm=llm, strictness=self.settings.strictness)
+            result = await grade_async(
+                card,
+                answer,
+                llm=llm,
+                matcher=self.offline.method,  # type: ignore[arg-type]
+                embedder=self.offline.embedder,
+                strictness=self.settings.strictness,
+            )
         else:
-            result = await self.fuzzy.grade(card, answer)
+            result = await self.offline.grade(card, answer)
         self.metrics.grades.labels(result.method).inc()
         if llm is not None and result.method != "llm":
             self.metrics.llm_fallbacks.inc()

@@ -37,7 +37,7 @@ Days = Annotated[int, Query(ge=1, le=365)]
 
 def _method(practice: Any) -> str:
     """The method grading new answers, whose calibration the stats pages show."""
-    return "llm" if practice.settings.llm_model else "fuzzy"
+    return "llm" if practice.settings.llm_model else practice.offline.method
 
 
 def _calibrator(request: Request) -> Calibrator:

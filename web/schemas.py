@@ -84,12 +84,13 @@ class PointOut(BaseModel):
     text: str
     status: Literal["covered", "partial", "missing"]
     evidence: str | None = Field(description="verbatim span of the answer, or null")
+    contradicted: bool = Field(description="the answer argues against this point")
 
 
 class GradeOut(BaseModel):
     score: int = Field(ge=1, le=5, description="the suggested 1-5 score")
     coverage: float = Field(ge=0, le=1)
-    method: Literal["fuzzy", "llm"]
+    method: Literal["fuzzy", "semantic", "llm"]
     points: list[PointOut]
     missing: list[str] = Field(description="the text of every missing point")
     warnings: list[str]

@@ -10,6 +10,8 @@ import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from grader.embedding import DEFAULT_THREADS
+
 # The decks shipped with flashgrade: web/shipped_decks/ in an installed package (the wheel
 # maps the top-level decks/ there), the top-level decks/ in a checkout.
 _INSTALLED_DECKS = files("web") / "shipped_decks"
@@ -30,8 +32,9 @@ def default_decks_dir() -> Path:
     return local if local.is_dir() else BUNDLED_DECKS
 
 
-class Settings(BaseSettings):
-    """Every setting of the web app; environment names are ``FLASHGRADE_<NAME>``."""
+class GradingSettings(BaseSettings):
+    """The settings of grading, which `flashgrade grade` and `eval` read as the web app does;
+    environment names are ``FLASHGRADE_<NAME>`` (and the openai client's own for its key)."""
 
     model_config = SettingsConfigDict(
         env_prefix="FLASHGRADE_",
@@ -40,6 +43,34 @@ class Settings(BaseSettings):
         extra="ignore",
         populate_by_name=True,
     )
+
+    strictness: Literal["lenient", "normal", "strict"] = "normal"
+    # offline grading: semantic (meaning and words) where its model is installed, else fuzzy
+    matcher: Literal["auto", "fuzzy", "semantic"] = "auto"
+    embedding_model: str | None = None  # a model file or folder; default: the bundled model
+    embedding_threads: int = Field(DEFAULT_THREADS, ge=1, le=64)
+
+    # the optional LLM rubric (the openai client's own variable names for key and URL)
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key")
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url")
+    )
+    llm_model: str | None = None
+    llm_timeout: float = Field(20.0, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _blank_is_unset(self) -> GradingSettings:
+        if self.llm_model is not None and not self.llm_model.strip():
+            self.llm_model = None
+        if self.embedding_model is not None and not self.embedding_model.strip():
+            self.embedding_model = None
+        return self
+
+
+class Settings(GradingSettings):
+    """Every setting of the web app; environment names are ``FLASHGRADE_<NAME>``."""
 
     # where things live
     data_dir: Path = Field(default_factory=default_data_dir)
@@ -59,7 +90,6 @@ class Settings(BaseSettings):
     new_cards_per_day: int = Field(20, ge=0)
     desired_retention: float = Field(0.9, gt=0.0, lt=1.0)
     fsrs_fuzz: bool = True
-    strictness: Literal["lenient", "normal", "strict"] = "normal"
     grade_workers: int = Field(1, ge=0, le=64)  # processes for fuzzy grading; 0: in the server
 
     # calibration of a deck's suggestions to the person's overrides (per deck, once enough)
@@ -75,24 +105,12 @@ class Settings(BaseSettings):
     # last ones before a power cut may be lost (never on a crash of flashgrade itself)
     sqlite_synchronous: Literal["full", "normal"] = "full"
 
-    # the optional LLM rubric (the openai client's own variable names for key and URL)
-    openai_api_key: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key")
-    )
-    openai_base_url: str | None = Field(
-        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url")
-    )
-    llm_model: str | None = None
-    llm_timeout: float = Field(20.0, gt=0)
-
     @model_validator(mode="after")
     def _resolve_defaults(self) -> Settings:
         self.data_dir = self.data_dir.expanduser()
         self.decks_dir = self.decks_dir.expanduser()
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'flashgrade.sqlite3'}"
-        if self.llm_model is not None and not self.llm_model.strip():
-            self.llm_model = None
         return self
 
     @property
