@@ -261,6 +261,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--grade-workers", type=int, help="FLASHGRADE_GRADE_WORKERS")
     parser.add_argument("--synchronous", help="FLASHGRADE_SQLITE_SYNCHRONOUS: full | normal")
+    parser.add_argument("--matcher", help="FLASHGRADE_MATCHER: auto | fuzzy | semantic")
     parser.add_argument("--db", help="an empty database URL (default: SQLite in a temp dir)")
     args = parser.parse_args()
 
@@ -276,6 +277,8 @@ def main() -> int:
             "FLASHGRADE_LOG_LEVEL": "warning",
             "FLASHGRADE_ACCESS_LOG": "true" if args.access_log else "false",
         }
+        if args.matcher:
+            env["FLASHGRADE_MATCHER"] = args.matcher
         if args.synchronous:
             env["FLASHGRADE_SQLITE_SYNCHRONOUS"] = args.synchronous
         if args.grade_workers is not None:
