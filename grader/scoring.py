@@ -61,7 +61,7 @@ DEFAULT_THRESHOLDS = Thresholds()
 # is graded with breadth as well (see coverage_of) and keeps the cut points fitted on prose
 # answers. The LLM's verdicts are scored on the scale of the offline grade they merge into.
 THRESHOLDS: dict[str, Thresholds] = {
-    "fuzzy": Thresholds(two=0.13, three=0.26, four=0.40, five=0.51),
+    "fuzzy": Thresholds(two=0.11, three=0.23, four=0.33, five=0.46),
     "semantic": Thresholds(two=0.13, three=0.29, four=0.46, five=0.56),
 }
 PROSE_THRESHOLDS = DEFAULT_THRESHOLDS

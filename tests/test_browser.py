@@ -261,7 +261,10 @@ def test_picking_a_deck_in_the_history_filter_fills_its_card_list(browser, web_s
     cards = page.locator("#f-card")
     assert cards.is_disabled()
     page.select_option("#f-deck", "mlops")
-    page.wait_for_function("!document.querySelector('#f-card').disabled")  # filled from the API
+    # filled from the API (a locator assertion: a string predicate is eval, which the CSP forbids)
+    from playwright.sync_api import expect
+
+    expect(cards).to_be_enabled()
     assert not page.locator("#card-hint").is_visible()
     assert cards.get_attribute("aria-describedby") is None
     assert cards.locator("option").count() == 8  # "All cards" and the deck's 7
