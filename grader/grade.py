@@ -12,7 +12,13 @@ from typing import Literal
 
 from grader import coverage, semantic
 from grader.cards import Card
-from grader.embedding import Embedder, EmbeddingUnavailable, default_embedder
+from grader.embedding import (
+    DEFAULT_THREADS,
+    Embedder,
+    EmbeddingUnavailable,
+    default_embedder,
+    load_embedder,
+)
 from grader.guard import Directive, blank, directive_warning, find_directives
 from grader.llm_types import ChatClient
 from grader.result import GradeResult, Method
@@ -45,17 +51,23 @@ def default_matcher() -> Matcher:
     return value
 
 
-def resolve_matcher(matcher: Matcher | None = None) -> tuple[Embedder | None, str | None]:
+def resolve_matcher(
+    matcher: Matcher | None = None, *, model: str | None = None, threads: int | None = None
+) -> tuple[Embedder | None, str | None]:
     """The embedding model that ``matcher`` (None: :func:`default_matcher`) grades with
     (None: fuzzy), and why ``auto`` falls back to fuzzy, if it does. ``semantic`` without
-    its model raises :class:`~grader.embedding.EmbeddingUnavailable`."""
+    its model raises :class:`~grader.embedding.EmbeddingUnavailable`. The model is
+    ``model`` on ``threads`` where given (the CLI's and web app's settings), else the
+    environment's (:func:`~grader.embedding.default_embedder`)."""
     matcher = matcher or default_matcher()
     if matcher not in MATCHERS:
         raise ValueError(f"matcher must be auto, fuzzy or semantic, not {matcher!r}")
     if matcher == "fuzzy":
         return None, None
     try:
-        return default_embedder(), None
+        if model is None and threads is None:
+            return default_embedder(), None
+        return load_embedder(model, threads=threads or DEFAULT_THREADS), None
     except EmbeddingUnavailable as exc:
         if matcher == "semantic":
             raise

@@ -111,10 +111,16 @@ def similarities(
     """Cosines of the card's points and question (rows) with the answer's clauses
     (columns), and the clauses' spans."""
     spans, _ = clauses(answer)
+    return _similarity(card, answer, spans, embedder), spans
+
+
+def _similarity(
+    card: Card, answer: str, spans: Sequence[tuple[int, int]], embedder: Embedder
+) -> Vectors:
     if not spans:
-        return np.zeros((len(card.points) + 1, 0), dtype=np.float32), spans
+        return np.zeros((len(card.points) + 1, 0), dtype=np.float32)
     units = embedder.encode([answer[a:b] for a, b in spans])
-    return _reference_vectors(embedder, card) @ units.T, spans
+    return _reference_vectors(embedder, card) @ units.T
 
 
 def read(similarity: Vectors, spans: Sequence[tuple[int, int]], *, complete: bool = True) -> Match:
@@ -148,8 +154,8 @@ def read(similarity: Vectors, spans: Sequence[tuple[int, int]], *, complete: boo
 
 def match(card: Card, answer: str, embedder: Embedder) -> Match:
     """Each point's semantic evidence in ``answer``."""
-    similarity, spans = similarities(card, answer, embedder)
-    return read(similarity, spans, complete=clauses(answer)[1])
+    spans, complete = clauses(answer)
+    return read(_similarity(card, answer, spans, embedder), spans, complete=complete)
 
 
 # Logistic models over (fuzzy credit, margin, spread, lead, other language, and spread and

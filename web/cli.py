@@ -193,20 +193,20 @@ def _llm_client(
 def _matcher(flag: str | None, settings: GradingSettings) -> tuple[Matcher, Embedder | None]:
     """The offline matcher (``--matcher``, else the settings') and its model: ``semantic``
     without a usable model is an error, ``auto`` then grades fuzzily with a warning."""
-    from grader.embedding import EmbeddingUnavailable, load_embedder
+    from grader.embedding import EmbeddingUnavailable
+    from grader.grade import resolve_matcher
 
     matcher: Matcher = flag or settings.matcher  # type: ignore[assignment]
-    if matcher == "fuzzy":
-        return matcher, None
     try:
-        model = load_embedder(settings.embedding_model, threads=settings.embedding_threads)
+        model, fallback = resolve_matcher(
+            matcher, model=settings.embedding_model, threads=settings.embedding_threads
+        )
     except EmbeddingUnavailable as exc:
-        if matcher == "semantic":
-            source = "--matcher semantic" if flag else "FLASHGRADE_MATCHER=semantic"
-            raise CliError(f"{source}: {exc}") from None
-        print(f"warning: {exc}: grading with the fuzzy matcher", file=sys.stderr)
-        return "fuzzy", None
-    return matcher, model
+        source = "--matcher semantic" if flag else "FLASHGRADE_MATCHER=semantic"
+        raise CliError(f"{source}: {exc}") from None
+    if fallback:
+        print(f"warning: {fallback}", file=sys.stderr)
+    return ("semantic" if model else "fuzzy"), model
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

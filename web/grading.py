@@ -34,7 +34,8 @@ from typing import Any, BinaryIO
 from starlette.concurrency import run_in_threadpool
 
 from grader import Card, GradeResult, PointResult, grade
-from grader.embedding import Embedder, EmbeddingUnavailable, load_embedder
+from grader.embedding import Embedder
+from grader.grade import resolve_matcher
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +77,10 @@ def load_matcher(matcher: str, model: str | None, threads: int) -> Embedder | No
     """The embedding model that ``matcher`` grades with (None: fuzzy). ``auto`` without a
     usable model logs why, once, and grades by words; ``semantic`` raises
     :class:`EmbeddingUnavailable`."""
-    if matcher == "fuzzy":
-        return None
-    try:
-        return load_embedder(model, threads=threads)
-    except EmbeddingUnavailable as exc:
-        if matcher == "semantic":
-            raise
-        log.warning("%s: grading with the fuzzy matcher", exc)
-        return None
+    embedder, fallback = resolve_matcher(matcher, model=model, threads=threads)  # type: ignore[arg-type]
+    if fallback:
+        log.warning("%s", fallback)
+    return embedder
 
 
 class WorkerDied(RuntimeError):
