@@ -173,7 +173,7 @@ def test_llm_failure_falls_back_and_the_page_says_why_without_the_key(
 
 def test_the_llm_cache_is_shared_through_the_database(tmp_path: Path) -> None:
     """Another server process (another store on the same file) reads what this one cached."""
-    from web.store import LLMCache, Store
+    from web.storage.database import LLMCache, Store
 
     url = f"sqlite:///{tmp_path / 'cache.db'}"
     store, other = Store(url), Store(url)

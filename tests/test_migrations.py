@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import inspect
 
 from web.app import create_app
-from web.models import SCHEMA_VERSION, Base
-from web.store import LLMCache, Store
+from web.storage.database import LLMCache, Store
+from web.storage.models import SCHEMA_VERSION, Base
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CARD1 = "built-churn-prediction-model-subscription-service"

@@ -359,7 +359,7 @@ def test_openapi_documents_every_api_route_with_a_response_model(web_client):
 
 
 def test_grade_and_attempt_bodies_match_their_documented_models(web_client):
-    from web.schemas import AttemptOut, GradeOut
+    from web.routes.schemas import AttemptOut, GradeOut
 
     body = {"deck": "mlops", "card": "1", "answer": ANSWER}
     graded = web_client.post("/api/grade", json=body).json()

@@ -161,7 +161,7 @@ def test_a_lowered_minimum_of_overrides_applies_at_the_next_start(web_settings, 
 def test_each_grading_method_has_a_map_of_its_own(web_app):
     """Overrides of fuzzy grades calibrate fuzzy suggestions only: the LLM rubric errs in
     its own ways, and learns from its own overrides."""
-    from web.calibrate import Calibrator
+    from web.deck_calibration import Calibrator
 
     calibrator = Calibrator(web_app.state.store)
     with web_app.state.store.write() as session:

@@ -11,7 +11,7 @@ from datetime import datetime
 import pytest
 from web_helpers import attempt, scored
 
-from web.models import Attempt
+from web.storage.models import Attempt
 
 CARD1 = "built-churn-prediction-model-subscription-service"
 CARD2 = "trained-machine-learning-model-sagemaker-want"

@@ -8,7 +8,7 @@ import shutil
 import time
 from datetime import UTC, datetime
 
-from web.models import Attempt, CardState
+from web.storage.models import Attempt, CardState
 
 PARTIAL = "Package the model with its preprocessing steps and test the inference pipeline."
 CARD1 = "built-churn-prediction-model-subscription-service"

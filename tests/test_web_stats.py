@@ -13,7 +13,7 @@ from web_helpers import attempt, scored
 from grader import load_deck
 from web import charts as charts_module
 from web.agreement import Scored, report
-from web.models import Attempt
+from web.storage.models import Attempt
 
 CARD1 = "built-churn-prediction-model-subscription-service"
 CARD2 = "trained-machine-learning-model-sagemaker-want"

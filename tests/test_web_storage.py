@@ -14,9 +14,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
 from web.app import create_app
-from web.models import SCHEMA_VERSION, Attempt, CardState, Review
 from web.schedule import ReviewInput, Schedule, rating_for
-from web.store import SchemaError, Store
+from web.storage.database import SchemaError, Store
+from web.storage.models import SCHEMA_VERSION, Attempt, CardState, Review
 
 CARD1 = "built-churn-prediction-model-subscription-service"
 
@@ -150,7 +150,7 @@ def test_a_schema_version_that_is_not_a_number_is_refused(tmp_path):
 
 
 def test_a_database_that_cannot_be_reached_is_unavailable_not_a_fault():
-    from web.store import unavailable_reason
+    from web.storage.database import unavailable_reason
 
     refused = OperationalError(None, None, Exception("connection refused"))  # while connecting
     assert unavailable_reason(refused) == "it cannot be reached"
@@ -283,7 +283,7 @@ def test_concurrent_scoring_of_one_card_keeps_a_consistent_history(web_client, w
 
 
 def test_llm_cache_round_trips_through_the_database(web_app):
-    from web.store import LLMCache
+    from web.storage.database import LLMCache
 
     cache = LLMCache(web_app.state.store)
     assert cache.get("k") is None
@@ -314,7 +314,7 @@ def test_attempt_written_by_the_batch_writer_reads_back_typed(web_client, web_ap
 
 
 def test_dead_grading_workers_are_replaced_then_given_up_on(web_settings, monkeypatch):
-    import web.grading
+    import web.offline_grading
 
     web_settings.grade_workers = 1
     body = {"deck": "mlops", "card": "1", "answer": "Package the model with preprocessing."}
@@ -329,10 +329,10 @@ def test_dead_grading_workers_are_replaced_then_given_up_on(web_settings, monkey
             return worker
 
         monkeypatch.setattr(fuzzy, "_spawn", spawn_and_count)
-        for _ in range(web.grading.MAX_DEATHS + 2):
+        for _ in range(web.offline_grading.MAX_DEATHS + 2):
             for worker in fuzzy._pool:
                 worker.process.kill()
             response = client.post("/api/grade", json=body)
             assert response.status_code == 200  # graded in-process meanwhile
-        assert len(spawned) == web.grading.MAX_DEATHS - 1  # then no more restarts
+        assert len(spawned) == web.offline_grading.MAX_DEATHS - 1  # then no more restarts
         assert fuzzy._pool == []

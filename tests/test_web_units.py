@@ -12,11 +12,13 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from web.app import create_app, validation_detail, when
+from web.app import create_app
 from web.catalog import Catalog, DeckNotFound
+from web.errors import validation_detail
 from web.highlight import Segment, segments
 from web.security import Csrf, load_or_create_secret
 from web.settings import BUNDLED_DECKS, Settings
+from web.templating import when
 
 # --- highlighting -----------------------------------------------------------------------------
 
@@ -222,7 +224,7 @@ def test_when_says_relative_times():
 
 
 def test_times_taken_read_as_people_say_them():
-    from web.app import duration
+    from web.templating import duration
 
     assert [duration(s) for s in (0.4, 45, 60, 263, 3600, 3900.2)] == [
         "0 s",
@@ -237,7 +239,7 @@ def test_times_taken_read_as_people_say_them():
 def test_local_times_name_their_zone():
     from datetime import UTC, datetime
 
-    from web.app import local_time
+    from web.templating import local_time
 
     shown = local_time(datetime(2026, 5, 1, 12, 0, tzinfo=UTC))
     zone = datetime(2026, 5, 1, 12, 0, tzinfo=UTC).astimezone().strftime("%Z")
@@ -247,7 +249,7 @@ def test_local_times_name_their_zone():
 def test_a_review_that_is_due_is_due_now_not_minutes_ago():
     from datetime import UTC, datetime, timedelta
 
-    from web.app import due_in
+    from web.templating import due_in
 
     now = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
     assert due_in(now - timedelta(minutes=3), now) == "now"
@@ -326,7 +328,7 @@ def test_catalog_skips_readme_files(decks_dir):
 
 def _session_with_states(*states):
     """A session on a fresh in-memory database holding card states of deck "d"."""
-    from web.store import Store
+    from web.storage.database import Store
 
     store = Store("sqlite://")
     store.create_schema()
@@ -336,7 +338,7 @@ def _session_with_states(*states):
 
 
 def _state(card_id: str, due, introduced, deck_id: str = "d"):
-    from web.models import CardState
+    from web.storage.models import CardState
 
     return CardState(
         deck_id=deck_id,
@@ -352,7 +354,7 @@ def _state(card_id: str, due, introduced, deck_id: str = "d"):
 def test_cards_first_reviewed_before_today_do_not_count_against_the_new_limit():
     from datetime import datetime, timedelta
 
-    from web import due
+    from web.storage import due
 
     now = datetime.now().astimezone()
     later = now + timedelta(days=3)
@@ -367,7 +369,7 @@ def test_most_overdue_card_comes_first(mlops_md):
     from datetime import datetime, timedelta
 
     from grader import load_deck
-    from web import due
+    from web.storage import due
 
     deck = load_deck(mlops_md)
     now = datetime.now().astimezone()

@@ -18,8 +18,8 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from web.models import AgreementTotal, Attempt
-from web.store import Store, add_to
+from web.storage.database import Store, add_to
+from web.storage.models import AgreementTotal, Attempt
 
 log = logging.getLogger(__name__)
 

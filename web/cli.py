@@ -417,7 +417,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from grader.embedding import EmbeddingUnavailable
     from web.app import create_app
-    from web.store import SchemaError
+    from web.storage.database import SchemaError
 
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s:  %(name)s: %(message)s"

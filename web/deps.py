@@ -15,7 +15,7 @@ from web.metrics import Metrics
 from web.practice import Practice
 from web.security import CSRF_COOKIE, CSRF_FIELD, Csrf
 from web.settings import Settings
-from web.store import LLMCache, Store
+from web.storage.database import LLMCache, Store
 
 log = logging.getLogger(__name__)
 

@@ -1,56 +1,87 @@
-"""Queries over past attempts: the filters of ``GET /api/attempts`` and its CSV."""
+"""The history page: attempts newest first, filtered by deck, card and "overridden only" (the
+final score differs from the suggestion shown), a page at a time, with the total count.
+
+Deck and card filters are those of ``GET /api/attempts``
+(``web.storage.attempt_queries.attempts_query``).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
-from sqlalchemy.orm import defer
+from sqlalchemy import func, select
 
-from grader import CardNotFound
-from web.catalog import Catalog, DeckNotFound
-from web.models import Attempt
-from web.store import Store
+from web.catalog import Catalog, labelled
+from web.storage.attempt_queries import attempts_query
+from web.storage.database import Store
+from web.storage.models import Attempt
 
-
-def attempts_query(
-    store: Store,
-    catalog: Catalog,
-    deck_id: str | None,
-    card_key: str | None,
-    *,
-    overridden: bool = False,
-) -> Select[Any]:
-    """Attempts newest first, by deck and card (id, or position in the deck), or only those
-    whose final score differs from the suggestion; raises ``DeckNotFound`` for a deck that is
-    neither in the files nor in the history."""
-    # list rows never show the points: don't load them
-    query = select(Attempt).options(defer(Attempt.points)).order_by(Attempt.id.desc())
-    if deck_id is not None:
-        card_id = _card_filter(store, catalog, deck_id, card_key)
-        query = query.where(Attempt.deck_id == deck_id)
-        if card_id is not None:
-            query = query.where(Attempt.card_id == card_id)
-    elif card_key is not None:
-        query = query.where(Attempt.card_id == card_key)
-    if overridden:
-        query = query.where(Attempt.final.is_not(None), Attempt.final != Attempt.suggested)
-    return query
+PER_PAGE = 25
 
 
-def _card_filter(store: Store, catalog: Catalog, deck_id: str, card_key: str | None) -> str | None:
-    """The card id to filter by; the history of a deck whose file is gone stays listable."""
-    try:
-        deck = catalog.get(deck_id)
-    except DeckNotFound:
-        with store.read() as session:
-            known = session.scalar(select(Attempt.id).where(Attempt.deck_id == deck_id).limit(1))
-        if known is None:
-            raise
-        return card_key
-    if card_key is None:
-        return None
-    try:
-        return deck.card(card_key).id
-    except CardNotFound:
-        return card_key  # a card removed from the file keeps its history
+@dataclass(frozen=True, slots=True)
+class Filters:
+    deck: str | None = None
+    card: str | None = None  # as given: a card id or position (needs a deck)
+    overridden: bool = False
+
+    def params(self, **extra: Any) -> dict[str, Any]:
+        """The page's query parameters for these filters (for links), plus ``extra``."""
+        params: dict[str, Any] = {}
+        if self.deck:
+            params["deck"] = self.deck
+            if self.card:
+                params["card"] = self.card
+        if self.overridden:
+            params["overridden"] = "1"
+        params.update({k: v for k, v in extra.items() if v is not None})
+        return params
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    filters: Filters
+    rows: list[Attempt]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def first(self) -> int:
+        """1-based number of the first row shown (0 when there are none)."""
+        return (self.page - 1) * self.per_page + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.rows) - 1 if self.rows else 0
+
+
+def page_of(
+    store: Store, catalog: Catalog, filters: Filters, page: int = 1, per_page: int = PER_PAGE
+) -> Page:
+    """One page of matching attempts; a page past the end shows the last one. Raises
+    ``DeckNotFound`` for a deck with neither a file nor history."""
+    card = filters.card if filters.deck else None
+    query = attempts_query(store, catalog, filters.deck, card, overridden=filters.overridden)
+    count = select(func.count()).select_from(query.order_by(None).subquery())
+    with store.read() as session:
+        total = int(session.scalar(count) or 0)
+        page = min(max(1, page), max(1, -(-total // per_page)))
+        rows = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
+    return Page(filters, rows, total, page, per_page)
+
+
+def decks_with_history(catalog: Catalog, store: Store) -> list[tuple[str, str]]:
+    """(id, title) of every deck with a file or with history, for the deck filter."""
+    decks = {d.id: d.title for d in catalog.decks()}
+    with store.read() as session:
+        for deck_id in session.scalars(select(Attempt.deck_id).distinct()):
+            if deck_id not in decks:
+                broken = catalog.error_of(deck_id) is not None
+                decks[deck_id] = f"{deck_id} ({'file cannot be read' if broken else 'file gone'})"
+    return labelled(sorted(decks.items(), key=lambda item: (item[1].lower(), item[0])))

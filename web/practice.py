@@ -16,16 +16,17 @@ from sqlalchemy import Select
 from grader import Card, CardNotFound, Deck, GradeResult, grade_async
 from grader.llm_types import ChatClient
 from grader.scoring import at_least_2_if_covered
-from web import agreement, due, history, reviews
-from web.calibrate import Calibrator
+from web import agreement
 from web.catalog import Catalog, DeckNotFound
-from web.grading import OfflineGrader
+from web.deck_calibration import Calibrator
 from web.metrics import Metrics
-from web.models import Attempt, CardState, utcnow
+from web.offline_grading import OfflineGrader
 from web.schedule import Schedule
 from web.settings import Settings
-from web.store import Store
-from web.writer import AttemptWriter, insert_attempts
+from web.storage import attempt_queries, due, reviews
+from web.storage.attempt_writer import AttemptWriter, insert_attempts
+from web.storage.database import Store
+from web.storage.models import Attempt, CardState, utcnow
 
 MAX_SECONDS = 24 * 3600.0
 PAGE_SIZE = 100  # cards per page of a deck
@@ -276,7 +277,7 @@ class Practice:
 
     def _attempts(self, deck_id: str | None, card_key: str | None, overridden: bool) -> Select[Any]:
         try:
-            return history.attempts_query(
+            return attempt_queries.attempts_query(
                 self.store, self.catalog, deck_id, card_key, overridden=overridden
             )
         except DeckNotFound as exc:

@@ -22,9 +22,9 @@ from grader import Deck
 from web.agreement import Report, grouped_report
 from web.agreement import totals as agreement_totals
 from web.catalog import Catalog, DeckNotFound, labelled
-from web.models import Attempt, CardState, Review, utcnow
-from web.reviews import MASTERED
-from web.store import Store
+from web.storage.database import Store
+from web.storage.models import Attempt, CardState, Review, utcnow
+from web.storage.reviews import MASTERED
 
 WINDOWS = (7, 30, 90, 365)  # the day ranges the pages offer
 DEFAULT_DAYS = 30

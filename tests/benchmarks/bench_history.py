@@ -43,7 +43,7 @@ def seed(store, cards: int, start: int, count: int, rng: random.Random) -> None:
     import fsrs
     from sqlalchemy import insert, text
 
-    from web.models import Attempt, CardState, Review
+    from web.storage.models import Attempt, CardState, Review
 
     now = datetime.now(UTC)
     attempts, reviews = [], []
@@ -104,8 +104,8 @@ def _fill_mastered_until(session) -> None:  # type: ignore[no-untyped-def]
     """What the app keeps up to date as reviews come in (and migration 0002 fills once)."""
     from sqlalchemy import select, update
 
-    from web.models import CardState, Review
-    from web.reviews import MASTERED
+    from web.storage.models import CardState, Review
+    from web.storage.reviews import MASTERED
 
     rows = session.execute(
         select(Review.id, Review.deck_id, Review.card_id, Review.reviewed_at, Review.score,

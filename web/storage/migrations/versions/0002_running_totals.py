@@ -95,8 +95,8 @@ def _fill_mastered_until() -> None:
         bind.execute(sa.text("UPDATE reviews SET mastered_until = :until WHERE id = :id"), updates)
 
 
-MASTERED = 4  # web.reviews.MASTERED when this migration was written
-RECENT = 3  # web.reviews.RECENT likewise
+MASTERED = 4  # web.storage.reviews.MASTERED when this migration was written
+RECENT = 3  # web.storage.reviews.RECENT likewise
 TOTALS = ("n", "exact", "signed_sum", "abs_sum", "grader_exact", "grader_signed_sum")
 
 

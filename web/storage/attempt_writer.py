@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from web.models import Attempt
-from web.store import Store
+from web.storage.database import Store
+from web.storage.models import Attempt
 
 log = logging.getLogger(__name__)
 

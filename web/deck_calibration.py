@@ -26,8 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.calibration import Calibration, fit_calibration
-from web.models import CalibrationCount, DeckCalibration, utcnow
-from web.store import Store, add_to
+from web.storage.database import Store, add_to
+from web.storage.models import CalibrationCount, DeckCalibration, utcnow
 
 METHODS = ("fuzzy", "semantic", "llm")
 # a map fitted from this many pairs or more is refitted once they have grown by REFIT_GROWTH

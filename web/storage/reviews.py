@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from web.models import Attempt, CardState, Review
 from web.schedule import Reviewed, ReviewInput, Schedule, rating_for
+from web.storage.models import Attempt, CardState, Review
 
 MASTERED = 4  # a last final score of at least this, and not overdue, counts as mastered
 RECENT = 3  # the weakest cards are ranked by the mean of their last RECENT final scores

@@ -1,6 +1,6 @@
 """Storage: the engine (SQLite: WAL, busy timeout), sessions, and the schema's migrations.
 
-The tables are in ``web.models``; Alembic's migrations (``web/migrations``) build and
+The tables are in ``web.storage.models``; Alembic's migrations (``web/migrations``) build and
 upgrade them when the app starts.
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from web.models import SCHEMA_VERSION, Base, LLMCacheEntry, Meta, utcnow
+from web.storage.models import SCHEMA_VERSION, Base, LLMCacheEntry, Meta, utcnow
 
 # the first revision: the schema of the releases before Alembic (schema version 1)
 BASELINE_REVISION = "0001"
@@ -93,7 +93,7 @@ def _alembic_config() -> Any:
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(files("web") / "migrations"))
+    config.set_main_option("script_location", str(files("web.storage") / "migrations"))
     return config
 
 

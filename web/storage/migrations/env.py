@@ -1,8 +1,9 @@
-"""Alembic's entry point: migrations run on the connection that ``web.store.upgrade`` gives."""
+"""Alembic's entry point: migrations run on the connection that
+``web.storage.database.upgrade`` gives."""
 
 from alembic import context
 
-from web.models import Base
+from web.storage.models import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -1,4 +1,5 @@
-"""The HTML pages: home, deck, practice, feedback. They work without JavaScript.
+"""Practice pages: the next card, an answer sent, its feedback, and the final score. They
+work without JavaScript.
 
 Every form that changes state carries a CSRF token; posts answer with a redirect (303) so a
 reload never submits twice.
@@ -10,20 +11,18 @@ import time
 from contextlib import suppress
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import OperationalError
 
 from grader import Card, CardNotFound, Deck
-from grader.decks import FORMATS
-from web.calibrate import note as calibration_note
-from web.catalog import labelled
+from web.deck_calibration import note as calibration_note
 from web.deps import CsrfToken, PracticeDep, SettingsDep, verify_csrf
 from web.highlight import segments
-from web.models import Attempt
 from web.practice import PAGE_SIZE, AnswerTooLong, NotFound, Practice
-from web.security import CSRF_COOKIE
-from web.store import unavailable_reason
+from web.storage.database import unavailable_reason
+from web.storage.models import Attempt
+from web.templating import cards_url, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,84 +30,9 @@ _STATUS_ORDER = {"missing": 0, "partial": 1, "covered": 2}
 MAX_SECONDS = 24 * 3600.0
 
 
-def render(
-    request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
-) -> HTMLResponse:
-    """A template response; sets the CSRF cookie when this request issued a new nonce."""
-    response: HTMLResponse = request.app.state.templates.TemplateResponse(
-        request, name, context, status_code=status_code
-    )
-    response.headers["Cache-Control"] = "no-store"
-    nonce = getattr(request.state, "csrf_cookie", None)
-    if nonce:
-        response.set_cookie(
-            CSRF_COOKIE,
-            nonce,
-            httponly=True,
-            samesite="strict",
-            secure=request.app.state.settings.secure_cookies,
-            path="/",
-        )
-    return response
-
-
 def _see_other(request: Request, name: str, query: str = "", **params: Any) -> RedirectResponse:
     url = str(request.app.url_path_for(name, **params)) + query
     return RedirectResponse(url, status_code=303)
-
-
-@router.get("/", name="home")
-def home(
-    request: Request, practice: PracticeDep, settings: SettingsDep, token: CsrfToken
-) -> HTMLResponse:
-    overview = practice.overview()
-    return render(
-        request,
-        "home.html",
-        {
-            "decks": overview,
-            "labels": dict(labelled((c.deck.id, c.deck.title) for c in overview)),
-            "errors": practice.catalog.errors(),
-            "problems": practice.catalog.problems(),
-            "decks_dir": practice.catalog.decks_dir,
-            # the deck upload form (web/routes_progress.py)
-            "csrf_token": token,
-            "formats": FORMATS,
-            "limit": settings.max_upload_bytes,
-        },
-    )
-
-
-def _cards_url(request: Request, deck_id: str) -> str:
-    """The URL a card's id is appended to: one url_for for a page, not one per card."""
-    return str(request.app.url_path_for("card", deck=deck_id, card="_")).rsplit("/", 1)[0]
-
-
-@router.get("/decks/{deck}", name="deck")
-def deck_page(
-    request: Request,
-    deck: str,
-    practice: PracticeDep,
-    added: bool = False,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-) -> HTMLResponse:
-    """The deck's cards, ``PAGE_SIZE`` a page, with their schedules."""
-    pages = max(1, -(-len(practice.deck(deck).cards) // PAGE_SIZE))
-    if page > pages:
-        raise NotFound(f"no page {page}: the deck has {pages}")
-    counts, rows = practice.deck_cards(deck, page)
-    context = {
-        "deck": counts.deck,
-        "counts": counts,
-        "rows": rows,
-        "page": page,
-        "pages": pages,
-        # one url_for for the page, not one per card
-        "cards_url": _cards_url(request, counts.deck.id),
-        "added": added,
-        "file_error": practice.catalog.error_of(counts.deck.id),
-    }
-    return render(request, "deck.html", context)
 
 
 @router.get("/decks/{deck}/practice", name="practice")
@@ -131,7 +55,7 @@ def practice_next(
             "counts": counts,
             "rows": rows,
             "pages": -(-len(d.cards) // PAGE_SIZE),
-            "cards_url": _cards_url(request, d.id),
+            "cards_url": cards_url(request, d.id),
             "last": last,
             "next_due": practice.next_due_at(deck),
         }
@@ -333,9 +257,3 @@ def score(
         return _see_other(request, "feedback", "?mono=1" if mono else "", attempt_id=attempt_id)
     query = f"?scored={attempt_id}" + ("&mono=1" if mono else "")
     return _see_other(request, "practice", query, deck=deck_id)
-
-
-@router.get("/docs", name="docs")
-def docs(request: Request) -> HTMLResponse:
-    """The OpenAPI page, served from local files (no CDN) and without inline script."""
-    return render(request, "docs.html", {"swagger": request.app.state.swagger_ui})

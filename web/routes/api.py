@@ -1,4 +1,4 @@
-"""The JSON API of DESIGN.md, plus ``/healthz`` and ``/metrics``.
+"""The JSON API of DESIGN.md, plus ``/healthz``, ``/metrics`` and the API's docs page.
 
 DB-only endpoints are plain ``def`` (FastAPI runs them in a worker thread); the grading ones
 are ``async`` and hand their database work to a thread themselves.
@@ -11,15 +11,14 @@ import io
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
 from web.deps import MetricsDep, PracticeDep
 from web.metrics import CONTENT_TYPE_LATEST
-from web.models import Attempt
-from web.schemas import (
+from web.routes.schemas import (
     CSV_FIELDS,
     AttemptOut,
     AttemptRequest,
@@ -35,6 +34,8 @@ from web.schemas import (
     ScoreOut,
     ScoreRequest,
 )
+from web.storage.models import Attempt
+from web.templating import render
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "unknown deck, card or attempt"},
@@ -227,3 +228,9 @@ def attempt_row(a: Attempt) -> dict[str, Any]:
         "final": a.final,
         "created_at": a.created_at,
     }
+
+
+@ops.get("/docs", name="docs", include_in_schema=False)
+def docs(request: Request) -> HTMLResponse:
+    """The OpenAPI page, served from local files (no CDN) and without inline script."""
+    return render(request, "docs.html", {"swagger": request.app.state.swagger_ui})

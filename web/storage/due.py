@@ -14,7 +14,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from grader import Card, Deck
-from web.models import CardState
+from web.storage.models import CardState
 
 # card ids per IN (...) list: well under SQLite's limit of bound parameters
 CHUNK = 5000

@@ -4,7 +4,7 @@ The semantic matcher spends its time in the embedding model's C engine, which ru
 the GIL: it grades in a thread of the server process, whose one model serves every answer.
 Fuzzy grading is pure-Python CPU work (about a millisecond per answer, far more for long
 ones): on the event loop it would stall every other request, and in a thread it would still
-hold the GIL. Each worker here is a child process (``python -m web.grading``) fed over its
+hold the GIL. Each worker here is a child process (``python -m web.offline_grading``) fed over its
 stdin/stdout pipes with length-prefixed pickles, driven by asyncio directly: a request costs
 the server process tens of microseconds (``ProcessPoolExecutor`` costs ~0.4 ms).
 
@@ -175,7 +175,7 @@ class OfflineGrader:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "web.grading",
+            "web.offline_grading",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )

@@ -1,0 +1,1 @@
+"""The HTTP routes: one module per page area, and the JSON API."""

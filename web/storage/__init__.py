@@ -1,0 +1,1 @@
+"""Storage: every table, the Alembic migrations, and the queries, grouped by aggregate."""
