@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from grader.calibration import Calibration, fit_calibration
@@ -33,6 +33,11 @@ METHODS = ("fuzzy", "semantic", "llm")
 # a map fitted from this many pairs or more is refitted once they have grown by REFIT_GROWTH
 REFIT_ALWAYS_BELOW = 2000
 REFIT_GROWTH = 0.01
+
+# built once: constructing a select() costs half of this per-suggestion lookup
+_DECK_ROW = select(DeckCalibration.enabled, DeckCalibration.calibration).where(
+    DeckCalibration.deck_id == bindparam("deck_id")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +107,7 @@ class Calibrator:
             return None
         # a Core query, not an ORM session: this runs for every suggestion
         with self.store.engine.connect() as connection:
-            row = connection.execute(
-                select(DeckCalibration.enabled, DeckCalibration.calibration).where(
-                    DeckCalibration.deck_id == deck_id
-                )
-            ).first()
+            row = connection.execute(_DECK_ROW, {"deck_id": deck_id}).first()
         if row is None or not row.enabled:
             return None
         calibration = _parse(row.calibration).get(method)
