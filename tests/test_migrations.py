@@ -75,10 +75,10 @@ def test_a_version_1_database_opens_with_everything_kept(v1_database, web_settin
         assert [a["final"] for a in reversed(attempts)] == [f for _, f in PAIRS] + [None]
         deck = client.get("/api/decks/mlops").json()
         assert deck["cards"][0]["due"].startswith("2027-01-01")
-        calibration = app.state.calibrator.state("mlops")
+        calibration = app.state.calibrator.state(0, "mlops")
         assert calibration.enabled is False
         assert calibration.calibration == fit_calibration(PAIRS, min_overrides=15)
-        assert sorted(app.state.calibrator.pairs("mlops")) == sorted(PAIRS)  # counted by 0002
+        assert sorted(app.state.calibrator.pairs(0, "mlops")) == sorted(PAIRS)  # counted by 0002
         assert LLMCache(app.state.store).get("k") == "reply"
         new = client.post("/api/attempts", json={"deck": "mlops", "card": "1", "answer": ""})
         assert new.json()["attempt_id"] == 22

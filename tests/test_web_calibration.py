@@ -166,10 +166,10 @@ def test_each_grading_method_has_a_map_of_its_own(web_app):
     calibrator = Calibrator(web_app.state.store)
     with web_app.state.store.write() as session:
         for s in (2, 3, 4, 5) * 5:
-            calibrator.record(session, "mlops", "fuzzy", s, s - 1, None)
-            calibrator.record(session, "mlops", "llm", s, s, None)
-    assert [calibrator.apply("mlops", s, "fuzzy") for s in (2, 3, 4, 5)] == [1, 2, 3, 4]
-    assert [calibrator.apply("mlops", s, "llm") for s in (2, 3, 4, 5)] == [2, 3, 4, 5]
-    assert calibrator.state("mlops", "fuzzy").active
-    assert not calibrator.state("mlops", "llm").active
+            calibrator.record(session, 0, "mlops", "fuzzy", s, s - 1, None)
+            calibrator.record(session, 0, "mlops", "llm", s, s, None)
+    assert [calibrator.apply(0, "mlops", s, "fuzzy") for s in (2, 3, 4, 5)] == [1, 2, 3, 4]
+    assert [calibrator.apply(0, "mlops", s, "llm") for s in (2, 3, 4, 5)] == [2, 3, 4, 5]
+    assert calibrator.state(0, "mlops", "fuzzy").active
+    assert not calibrator.state(0, "mlops", "llm").active
     assert calibrator.active_decks() == ["mlops"]

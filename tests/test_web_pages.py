@@ -138,7 +138,7 @@ def test_whole_flow_answer_feedback_override_reschedules(web_client, web_app, fo
 
     with web_app.state.store.read() as session:
         stored = session.get(Attempt, attempt.id)
-        state = session.get(CardState, ("mlops", CARD1))
+        state = session.get(CardState, (0, "mlops", CARD1))
     assert (stored.suggested, stored.final) == (attempt.suggested, override)
     assert state is not None and state.last_score == override
     assert state.due > datetime.now(UTC)

@@ -346,7 +346,7 @@ def test_calibration_switch_without_csrf_token_is_403_and_changes_nothing(web_cl
     page = web_client.post("/decks/mlops/calibration", data={"enabled": "false"})
     assert page.status_code == 403
     assert page.template.name == "error.html"
-    assert web_app.state.calibrator.state("mlops").enabled is True
+    assert web_app.state.calibrator.state(0, "mlops").enabled is True
 
 
 def test_calibration_switch_is_stored_and_survives_a_restart(
@@ -358,7 +358,7 @@ def test_calibration_switch_is_stored_and_survives_a_restart(
     switched = web_client.post("/decks/mlops/calibration", data=fields, follow_redirects=False)
     assert switched.status_code == 303
     assert switched.headers["location"] == "/decks/mlops/stats#calibration"
-    assert web_app.state.calibrator.state("mlops").enabled is False
+    assert web_app.state.calibrator.state(0, "mlops").enabled is False
     after = web_client.get("/decks/mlops/stats")
     assert "Turn calibration on for this deck" in after.text
     assert calibration_form(after)["enabled"] == "true"
@@ -368,7 +368,7 @@ def test_calibration_switch_is_stored_and_survives_a_restart(
     from web.app import create_app
 
     restarted = create_app(web_settings)  # a new app on the same database
-    assert restarted.state.calibrator.state("mlops").enabled is False
+    assert restarted.state.calibrator.state(0, "mlops").enabled is False
     with TestClient(restarted) as client:
         assert "Off for this deck." in client.get("/decks/mlops/stats").text
 
@@ -377,7 +377,7 @@ def test_calibration_switch_for_an_unknown_deck_is_a_404_page(web_client, web_ap
     token = form_token(web_client.get("/upload").text)
     page = web_client.post("/decks/nope/calibration", data={"csrf_token": token, "enabled": "0"})
     assert page.status_code == 404 and page.template.name == "error.html"
-    assert web_app.state.calibrator.state("nope").enabled is True
+    assert web_app.state.calibrator.state(0, "nope").enabled is True
 
 
 def test_stats_page_explains_how_far_calibration_is(web_client, four_scored):

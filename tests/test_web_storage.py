@@ -35,7 +35,7 @@ def score(client, attempt_id, value):
 
 def state_of(app, card_id=CARD1):
     with app.state.store.read() as session:
-        return session.get(CardState, ("mlops", card_id))
+        return session.get(CardState, (0, "mlops", card_id))
 
 
 @pytest.mark.parametrize(

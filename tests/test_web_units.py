@@ -341,6 +341,7 @@ def _state(card_id: str, due, introduced, deck_id: str = "d"):
     from web.storage.models import CardState
 
     return CardState(
+        person_id=0,
         deck_id=deck_id,
         card_id=card_id,
         due=due,
@@ -362,7 +363,7 @@ def test_cards_first_reviewed_before_today_do_not_count_against_the_new_limit():
         _state("a", later, due.start_of_day(now) - timedelta(minutes=1)),
         _state("b", later, due.start_of_day(now) + timedelta(minutes=1)),
     ) as session:
-        assert due.new_left(session, "d", now, per_day=2) == 1
+        assert due.new_left(session, 0, "d", now, per_day=2) == 1
 
 
 def test_most_overdue_card_comes_first(mlops_md):
@@ -380,8 +381,8 @@ def test_most_overdue_card_comes_first(mlops_md):
         _state(third, now - timedelta(days=2), long_ago, deck.id),
         _state(second, now + timedelta(days=1), long_ago, deck.id),
     ) as session:
-        assert due.next_card(session, deck, now, per_day=0).id == third
-        assert due.counts(session, deck, now, per_day=0).due == 2
+        assert due.next_card(session, 0, deck, now, per_day=0).id == third
+        assert due.counts(session, 0, deck, now, per_day=0).due == 2
 
 
 def test_a_calibrated_suggestion_beside_a_covered_point_is_never_1(web_client, web_app, mlops_md):
@@ -395,7 +396,7 @@ def test_a_calibrated_suggestion_beside_a_covered_point_is_never_1(web_client, w
     calibrator = web_app.state.calibrator
     # a person who always scores one below: their map takes a 2 down to 1
     always_lower = Calibration((1, 1, 2, 3, 4), 20, 20, -1.0)
-    calibrator.active = lambda deck_id, method="fuzzy": always_lower
+    calibrator.active = lambda person, deck_id, method="fuzzy": always_lower
     practice = web_app.state.practice
     assert practice.suggest(deck, card, result) == 2
     vague = grade(card, "Keep an eye on it.")

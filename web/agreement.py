@@ -161,7 +161,12 @@ def report(rows: Iterable[Scored]) -> Report:
 def record(session: Session, attempt: Attempt, final: int, previous: int | None) -> None:
     """Add a final score to its card's agreement sums (replacing ``previous``, a re-score's
     earlier one), inside the caller's write transaction."""
-    key = {"deck_id": attempt.deck_id, "card_id": attempt.card_id, "method": attempt.method}
+    key = {
+        "person_id": attempt.person_id,
+        "deck_id": attempt.deck_id,
+        "card_id": attempt.card_id,
+        "method": attempt.method,
+    }
 
     def amounts(score: int, sign: int) -> dict[str, int]:
         d = score - attempt.suggested
@@ -179,9 +184,11 @@ def record(session: Session, attempt: Attempt, final: int, previous: int | None)
     add_to(session, AgreementTotal, key, amounts(final, 1))
 
 
-def totals(session: Session, deck_id: str | None = None) -> list[tuple[str, str, str, Agreement]]:
-    """The agreement sums per (deck, card, method), of one deck or every deck."""
-    query = select(AgreementTotal).where(AgreementTotal.n > 0)
+def totals(
+    session: Session, person: int, deck_id: str | None = None
+) -> list[tuple[str, str, str, Agreement]]:
+    """A person's agreement sums per (deck, card, method), of one deck or every deck."""
+    query = select(AgreementTotal).where(AgreementTotal.person_id == person, AgreementTotal.n > 0)
     if deck_id is not None:
         query = query.where(AgreementTotal.deck_id == deck_id)
     query = query.order_by(AgreementTotal.deck_id, AgreementTotal.card_id, AgreementTotal.method)

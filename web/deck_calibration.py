@@ -36,7 +36,8 @@ REFIT_GROWTH = 0.01
 
 # built once: constructing a select() costs half of this per-suggestion lookup
 _DECK_ROW = select(DeckCalibration.enabled, DeckCalibration.calibration).where(
-    DeckCalibration.deck_id == bindparam("deck_id")
+    DeckCalibration.person_id == bindparam("person"),
+    DeckCalibration.deck_id == bindparam("deck_id"),
 )
 
 
@@ -96,18 +97,18 @@ class Calibrator:
 
     # --- the hot path --------------------------------------------------------------------
 
-    def apply(self, deck_id: str, score: int, method: str = "fuzzy") -> int:
-        """The suggestion to show for the grader's ``score`` on ``deck_id`` (always 1-5)."""
-        calibration = self.active(deck_id, method)
+    def apply(self, person: int, deck_id: str, score: int, method: str = "fuzzy") -> int:
+        """The suggestion to show ``person`` for the grader's ``score`` on ``deck_id`` (1-5)."""
+        calibration = self.active(person, deck_id, method)
         return score if calibration is None else calibration.apply(score)
 
-    def active(self, deck_id: str, method: str = "fuzzy") -> Calibration | None:
-        """The calibration applied to the deck's suggestions by ``method`` now, if any."""
+    def active(self, person: int, deck_id: str, method: str = "fuzzy") -> Calibration | None:
+        """The calibration applied to the person's suggestions by ``method`` now, if any."""
         if not self.enabled:
             return None
         # a Core query, not an ORM session: this runs for every suggestion
         with self.store.engine.connect() as connection:
-            row = connection.execute(_DECK_ROW, {"deck_id": deck_id}).first()
+            row = connection.execute(_DECK_ROW, {"person": person, "deck_id": deck_id}).first()
         if row is None or not row.enabled:
             return None
         calibration = _parse(row.calibration).get(method)
@@ -118,6 +119,7 @@ class Calibrator:
     def record(
         self,
         session: Session,
+        person: int,
         deck_id: str,
         method: str,
         grader_score: int,
@@ -126,43 +128,53 @@ class Calibrator:
     ) -> None:
         """Count a final score (replacing ``previous``, a re-score's earlier one) and refit the
         deck's map, inside the caller's write transaction."""
-        self.store.lock(session, f"calibration:{deck_id}")  # one refit of a deck at a time
-        key = {"deck_id": deck_id, "method": method, "grader_score": grader_score}
+        # one refit of a person's deck at a time
+        self.store.lock(session, f"calibration:{person}:{deck_id}")
+        key = {
+            "person_id": person,
+            "deck_id": deck_id,
+            "method": method,
+            "grader_score": grader_score,
+        }
         if previous is not None:
             add_to(session, CalibrationCount, {**key, "final": previous}, {"n": -1})
         add_to(session, CalibrationCount, {**key, "final": final}, {"n": 1})
         if self.enabled:  # switched off everywhere: load() refits when it is on again
-            self._refit(session, deck_id, method, always=False)
+            self._refit(session, person, deck_id, method, always=False)
 
-    def _counts(self, session: Session, deck_id: str, method: str) -> list[tuple[int, int, int]]:
+    def _counts(
+        self, session: Session, person: int, deck_id: str, method: str
+    ) -> list[tuple[int, int, int]]:
         """(grader's score, final score, how many): at most 25 rows."""
         rows = session.execute(
             select(CalibrationCount.grader_score, CalibrationCount.final, CalibrationCount.n)
-            .where(CalibrationCount.deck_id == deck_id, CalibrationCount.method == method)
+            .where(
+                CalibrationCount.person_id == person,
+                CalibrationCount.deck_id == deck_id,
+                CalibrationCount.method == method,
+            )
             .order_by(CalibrationCount.grader_score, CalibrationCount.final)
         ).all()
         return [(int(s), int(f), int(n)) for s, f, n in rows if n]
 
-    def _pairs(self, session: Session, deck_id: str, method: str) -> list[tuple[int, int]]:
-        return [(s, f) for s, f, n in self._counts(session, deck_id, method) for _ in range(n)]
-
-    def pairs(self, deck_id: str, method: str = "fuzzy") -> list[tuple[int, int]]:
+    def pairs(self, person: int, deck_id: str, method: str = "fuzzy") -> list[tuple[int, int]]:
         """The (grader's score, final score) pairs of the deck's scored attempts graded by
         ``method``."""
         with self.store.read() as session:
-            return self._pairs(session, deck_id, method)
+            counts = self._counts(session, person, deck_id, method)
+        return [(s, f) for s, f, n in counts for _ in range(n)]
 
     def _refit(
-        self, session: Session, deck_id: str, method: str, *, always: bool = True
+        self, session: Session, person: int, deck_id: str, method: str, *, always: bool = True
     ) -> Calibration | None:
         """Fit and store the deck's map for ``method``. Unless ``always``, a map fitted from
         REFIT_ALWAYS_BELOW pairs or more is kept until the pairs have grown by REFIT_GROWTH:
         the fit reads every pair (pure Python), and one more pair in thousands moves no
         level's mean by a score."""
-        counts = self._counts(session, deck_id, method)
+        counts = self._counts(session, person, deck_id, method)
         total = sum(n for _, _, n in counts)
         overrides = sum(n for s, f, n in counts if s != f)
-        row = session.get(DeckCalibration, deck_id)
+        row = session.get(DeckCalibration, (person, deck_id))
         maps = dict(_parse(row.calibration if row is not None else None))
         current = maps.get(method)
         if (
@@ -184,19 +196,23 @@ class Calibrator:
         text = _dump(maps)
         if row is None:
             if text is not None:
-                session.add(DeckCalibration(deck_id=deck_id, enabled=True, calibration=text))
+                session.add(
+                    DeckCalibration(
+                        person_id=person, deck_id=deck_id, enabled=True, calibration=text
+                    )
+                )
                 session.flush()  # the next refit in this transaction finds the row
         elif row.calibration != text:
             row.calibration = text
             row.updated_at = utcnow()
         return calibration
 
-    def refit(self, deck_id: str, method: str = "fuzzy") -> Calibration | None:
-        """Fit the deck's map for ``method`` again from its counts and store it (None: not
-        enough overrides yet)."""
+    def refit(self, person: int, deck_id: str, method: str = "fuzzy") -> Calibration | None:
+        """Fit the person's map of the deck for ``method`` again from its counts and store it
+        (None: not enough overrides yet)."""
         with self.store.write() as session:
-            self.store.lock(session, f"calibration:{deck_id}")
-            return self._refit(session, deck_id, method)
+            self.store.lock(session, f"calibration:{person}:{deck_id}")
+            return self._refit(session, person, deck_id, method)
 
     def load(self) -> None:
         """Refit every deck's maps from their counts (at start-up): keeps the stored maps in
@@ -205,29 +221,35 @@ class Calibrator:
             return
         with self.store.read() as session:
             keys = session.execute(
-                select(CalibrationCount.deck_id, CalibrationCount.method).distinct()
+                select(
+                    CalibrationCount.person_id, CalibrationCount.deck_id, CalibrationCount.method
+                ).distinct()
             ).all()
-        for deck_id, method in sorted((str(d), str(m)) for d, m in keys):
-            self.refit(deck_id, method)
+        for person, deck_id, method in sorted((int(p), str(d), str(m)) for p, d, m in keys):
+            self.refit(person, deck_id, method)
 
     # --- the switch and the stats page -----------------------------------------------------
 
-    def set_enabled(self, deck_id: str, enabled: bool) -> None:
-        """The deck's own switch, for every method (stored; takes effect for the next
-        suggestion, in every server process)."""
+    def set_enabled(self, person: int, deck_id: str, enabled: bool) -> None:
+        """The person's own switch for the deck, for every method (stored; takes effect for
+        the next suggestion, in every server process)."""
         with self.store.write() as session:
-            self.store.lock(session, f"calibration:{deck_id}")
-            row = session.get(DeckCalibration, deck_id)
+            self.store.lock(session, f"calibration:{person}:{deck_id}")
+            row = session.get(DeckCalibration, (person, deck_id))
             if row is None:
-                session.add(DeckCalibration(deck_id=deck_id, enabled=enabled, calibration=None))
+                session.add(
+                    DeckCalibration(
+                        person_id=person, deck_id=deck_id, enabled=enabled, calibration=None
+                    )
+                )
             else:
                 row.enabled = enabled
                 row.updated_at = utcnow()
 
-    def state(self, deck_id: str, method: str = "fuzzy") -> DeckState:
+    def state(self, person: int, deck_id: str, method: str = "fuzzy") -> DeckState:
         with self.store.read() as session:
-            row = session.get(DeckCalibration, deck_id)
-            counts = self._counts(session, deck_id, method)
+            row = session.get(DeckCalibration, (person, deck_id))
+            counts = self._counts(session, person, deck_id, method)
         return DeckState(
             deck_id=deck_id,
             method=method,
@@ -239,7 +261,7 @@ class Calibrator:
         )
 
     def active_decks(self) -> list[str]:
-        """The decks with a calibration applied to some method's suggestions."""
+        """The decks with a calibration applied to some method's suggestions (for someone)."""
         if not self.enabled:
             return []
         with self.store.read() as session:
@@ -249,7 +271,7 @@ class Calibrator:
                 )
             ).all()
         return sorted(
-            d for d, text in rows if any(not c.is_identity for c in _parse(text).values())
+            {d for d, text in rows if any(not c.is_identity for c in _parse(text).values())}
         )
 
 

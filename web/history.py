@@ -62,12 +62,19 @@ class Page:
 
 
 def page_of(
-    store: Store, catalog: Catalog, filters: Filters, page: int = 1, per_page: int = PER_PAGE
+    store: Store,
+    catalog: Catalog,
+    person: int,
+    filters: Filters,
+    page: int = 1,
+    per_page: int = PER_PAGE,
 ) -> Page:
     """One page of matching attempts; a page past the end shows the last one. Raises
     ``DeckNotFound`` for a deck with neither a file nor history."""
     card = filters.card if filters.deck else None
-    query = attempts_query(store, catalog, filters.deck, card, overridden=filters.overridden)
+    query = attempts_query(
+        store, catalog, person, filters.deck, card, overridden=filters.overridden
+    )
     count = select(func.count()).select_from(query.order_by(None).subquery())
     with store.read() as session:
         total = int(session.scalar(count) or 0)
@@ -76,11 +83,13 @@ def page_of(
     return Page(filters, rows, total, page, per_page)
 
 
-def decks_with_history(catalog: Catalog, store: Store) -> list[tuple[str, str]]:
-    """(id, title) of every deck with a file or with history, for the deck filter."""
+def decks_with_history(catalog: Catalog, store: Store, person: int) -> list[tuple[str, str]]:
+    """(id, title) of every deck with a file or with the person's history, for the filter."""
     decks = {d.id: d.title for d in catalog.decks()}
     with store.read() as session:
-        for deck_id in session.scalars(select(Attempt.deck_id).distinct()):
+        for deck_id in session.scalars(
+            select(Attempt.deck_id).where(Attempt.person_id == person).distinct()
+        ):
             if deck_id not in decks:
                 broken = catalog.error_of(deck_id) is not None
                 decks[deck_id] = f"{deck_id} ({'file cannot be read' if broken else 'file gone'})"

@@ -6,6 +6,7 @@ from async code); grading is async so that an LLM call never blocks the event lo
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +27,7 @@ from web.settings import Settings
 from web.storage import attempt_queries, due, reviews
 from web.storage.attempt_writer import AttemptWriter, insert_attempts
 from web.storage.database import Store
-from web.storage.models import Attempt, CardState, utcnow
+from web.storage.models import LOCAL_PERSON, Attempt, CardState, utcnow
 
 MAX_SECONDS = 24 * 3600.0
 PAGE_SIZE = 100  # cards per page of a deck
@@ -71,7 +72,9 @@ class Scored:
 
 
 class Practice:
-    """flashgrade's use cases, over one store, one catalog of decks and one scheduler."""
+    """flashgrade's use cases for one person, over one store, one catalog of decks and one
+    scheduler. The app keeps one for local mode's person; ``for_person`` gives each signed-in
+    person's request its own view (a shallow copy: the resources are shared)."""
 
     def __init__(
         self,
@@ -85,7 +88,9 @@ class Practice:
         *,
         calibrator: Calibrator | None = None,
         clock: Callable[[], datetime] = utcnow,
+        person: int = LOCAL_PERSON,
     ) -> None:
+        self.person = person  # whose attempts, schedules and calibration these are
         self.settings = settings
         self.calibrator = calibrator  # per-deck calibration of suggestions; None: never
         self.store = store
@@ -98,6 +103,14 @@ class Practice:
         # the app's LLM client (grader.llm.AsyncLLMClient), set for the app's lifetime; None:
         # offline grading only
         self.llm: ChatClient | None = None
+
+    def for_person(self, person: int) -> Practice:
+        """The same use cases over ``person``'s data."""
+        if person == self.person:
+            return self
+        view = copy.copy(self)
+        view.person = person
+        return view
 
     # --- decks and cards ---------------------------------------------------------------------
 
@@ -128,7 +141,7 @@ class Practice:
         per deck hooks in at this point)."""
         if self.calibrator is None:
             return result.score
-        score = self.calibrator.apply(deck.id, result.score, result.method)
+        score = self.calibrator.apply(self.person, deck.id, result.score, result.method)
         return at_least_2_if_covered(score, result.points)
 
     async def grade(self, deck_id: str, card_key: str | int, answer: str) -> Graded:
@@ -182,6 +195,7 @@ class Practice:
         if seconds is not None:
             seconds = min(max(float(seconds), 0.0), MAX_SECONDS)
         return {
+            "person_id": self.person,
             "deck_id": graded.deck.id,
             "card_id": graded.card.id,
             "question": graded.card.question,
@@ -214,15 +228,16 @@ class Practice:
     # --- attempts ----------------------------------------------------------------------------
 
     def attempt(self, attempt_id: int) -> Attempt:
+        """The person's attempt; another person's is as unknown as one never made."""
         with self.store.read() as session:
             attempt = session.get(Attempt, attempt_id)
-        if attempt is None:
+        if attempt is None or attempt.person_id != self.person:
             raise NotFound(f"no attempt {attempt_id}")
         return attempt
 
     def card_state(self, deck_id: str, card_id: str) -> CardState | None:
         with self.store.read() as session:
-            return session.get(CardState, (deck_id, card_id))
+            return session.get(CardState, (self.person, deck_id, card_id))
 
     def set_score(self, attempt_id: int, score: int) -> Scored:
         """Give an attempt its final score (again, to replace it) and reschedule its card."""
@@ -231,10 +246,10 @@ class Practice:
         now = self.clock()
         with self.store.write() as session:
             attempt = session.get(Attempt, attempt_id)
-            if attempt is None:
+            if attempt is None or attempt.person_id != self.person:
                 raise NotFound(f"no attempt {attempt_id}")
             # one writer per card at a time: its first review creates its state
-            self.store.lock(session, f"card:{attempt.deck_id}:{attempt.card_id}")
+            self.store.lock(session, f"card:{self.person}:{attempt.deck_id}:{attempt.card_id}")
             session.refresh(attempt)
             previous = attempt.final
             state = reviews.record(session, self.schedule, attempt, score, now)
@@ -243,7 +258,13 @@ class Practice:
             agreement.record(session, attempt, score, previous)
             if self.calibrator is not None:  # every score is a label: count it, refit
                 self.calibrator.record(
-                    session, attempt.deck_id, attempt.method, attempt.grader_score, score, previous
+                    session,
+                    self.person,
+                    attempt.deck_id,
+                    attempt.method,
+                    attempt.grader_score,
+                    score,
+                    previous,
                 )
         self.metrics.record_score(suggested=attempt.suggested, final=score)
         return Scored(attempt=attempt, next_due=state.due, previous_final=previous)
@@ -278,7 +299,7 @@ class Practice:
     def _attempts(self, deck_id: str | None, card_key: str | None, overridden: bool) -> Select[Any]:
         try:
             return attempt_queries.attempts_query(
-                self.store, self.catalog, deck_id, card_key, overridden=overridden
+                self.store, self.catalog, self.person, deck_id, card_key, overridden=overridden
             )
         except DeckNotFound as exc:
             raise NotFound(str(exc)) from None
@@ -291,7 +312,9 @@ class Practice:
 
     def counts(self, deck: Deck) -> due.DeckCounts:
         with self.store.read() as session:
-            return due.counts(session, deck, self.clock(), self.settings.new_cards_per_day)
+            return due.counts(
+                session, self.person, deck, self.clock(), self.settings.new_cards_per_day
+            )
 
     def overview(self) -> list[due.DeckCounts]:
         return [self.counts(deck) for deck in self.catalog.decks()]
@@ -307,15 +330,20 @@ class Practice:
             cards = cards[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         now, per_day = self.clock(), self.settings.new_cards_per_day
         with self.store.read() as session:
-            return due.counts(session, deck, now, per_day), due.rows(session, deck, cards, now)
+            return (
+                due.counts(session, self.person, deck, now, per_day),
+                due.rows(session, self.person, deck, cards, now),
+            )
 
     def next_card(self, deck_id: str) -> Card | None:
         """The most overdue card, else a new one while today's limit allows, else None."""
         deck = self.deck(deck_id)
         with self.store.read() as session:
-            return due.next_card(session, deck, self.clock(), self.settings.new_cards_per_day)
+            return due.next_card(
+                session, self.person, deck, self.clock(), self.settings.new_cards_per_day
+            )
 
     def next_due_at(self, deck_id: str) -> datetime | None:
         deck = self.deck(deck_id)
         with self.store.read() as session:
-            return due.next_due_at(session, deck)
+            return due.next_due_at(session, self.person, deck)

@@ -158,13 +158,15 @@ def _end_of_day(day: date, tz: tzinfo | None) -> datetime:
 def compute(
     store: Store,
     catalog: Catalog,
+    person: int,
     deck_id: str | None = None,
     *,
     days: int = DEFAULT_DAYS,
     now: datetime | None = None,
     tz: tzinfo | None = None,
 ) -> Stats:
-    """The figures for ``deck_id`` (every deck when None) over the last ``days`` days."""
+    """The person's figures for ``deck_id`` (every deck when None) over the last ``days``
+    days."""
     now = now or utcnow()
     today = _local(now, tz).date()
     decks = {d.id: d for d in catalog.decks()}
@@ -174,7 +176,7 @@ def compute(
     start = _end_of_day(first_day - timedelta(days=1), tz)
 
     with store.read() as session:
-        totals = _totals(session, deck_id)
+        totals = _totals(session, person, deck_id)
         if deck_id is not None and deck is None and not totals:
             raise NoSuchDeck(f"no deck {deck_id!r}")
         # the cards that count: the deck files', plus those of decks whose file is gone
@@ -184,14 +186,14 @@ def compute(
             universe.update((d.id, c.id) for c in d.cards)
         gone = sorted({d for d, _, _, _ in totals} - set(decks))
         if gone:
-            universe.update(_cards_of(session, gone))
-        reviews_by_hour = _reviews_by_hour(session, deck_id, start)
-        mastery = _mastery(session, deck_id, window, start, now, tz)
-        agreement = _agreement(session, deck_id)
-        weakest = _weakest(session, deck_id, decks, now)
-        missed = _missed(session, deck_id, decks)
-        llm = _llm(session, deck_id)
-        mastered_now = _mastered_now(session, deck_id, now) if deck_id is None else None
+            universe.update(_cards_of(session, person, gone))
+        reviews_by_hour = _reviews_by_hour(session, person, deck_id, start)
+        mastery = _mastery(session, person, deck_id, window, start, now, tz)
+        agreement = _agreement(session, person, deck_id)
+        weakest = _weakest(session, person, deck_id, decks, now)
+        missed = _missed(session, person, deck_id, decks)
+        llm = _llm(session, person, deck_id)
+        mastered_now = _mastered_now(session, person, deck_id, now) if deck_id is None else None
 
     per_day: Counter[date] = Counter()
     for hour, count in reviews_by_hour:
@@ -237,18 +239,24 @@ def _where_deck(query: Any, column: Any, deck_id: str | None) -> Any:
     return query if deck_id is None else query.where(column == deck_id)
 
 
-def _totals(session: Session, deck_id: str | None) -> list[tuple[str, str, int | None, int]]:
+def _totals(
+    session: Session, person: int, deck_id: str | None
+) -> list[tuple[str, str, int | None, int]]:
     """Attempts by deck, grading method and final score (None: unscored)."""
-    query = select(Attempt.deck_id, Attempt.method, Attempt.final, func.count()).group_by(
-        Attempt.deck_id, Attempt.method, Attempt.final
+    query = (
+        select(Attempt.deck_id, Attempt.method, Attempt.final, func.count())
+        .where(Attempt.person_id == person)
+        .group_by(Attempt.deck_id, Attempt.method, Attempt.final)
     )
     rows = session.execute(_where_deck(query, Attempt.deck_id, deck_id)).all()
     return [(str(d), str(m), f, int(n)) for d, m, f, n in rows]
 
 
-def _cards_of(session: Session, deck_ids: list[str]) -> set[tuple[str, str]]:
+def _cards_of(session: Session, person: int, deck_ids: list[str]) -> set[tuple[str, str]]:
     """The cards with attempts in decks whose file is gone."""
-    query = select(Attempt.deck_id, Attempt.card_id).where(Attempt.deck_id.in_(deck_ids))
+    query = select(Attempt.deck_id, Attempt.card_id).where(
+        Attempt.person_id == person, Attempt.deck_id.in_(deck_ids)
+    )
     return {(str(d), str(c)) for d, c in session.execute(query.distinct())}
 
 
@@ -274,12 +282,13 @@ def _deck_condition(column: Any, deck_id: str | None) -> Any:
 
 
 def _reviews_by_hour(
-    session: Session, deck_id: str | None, start: datetime
+    session: Session, person: int, deck_id: str | None, start: datetime
 ) -> list[tuple[datetime, int]]:
     """Reviews since ``start``, by UTC hour."""
     return _by_hour(
         session,
         Review.reviewed_at,
+        Review.person_id == person,
         Review.reviewed_at >= start,
         _deck_condition(Review.deck_id, deck_id),
     )
@@ -287,6 +296,7 @@ def _reviews_by_hour(
 
 def _mastery(
     session: Session,
+    person: int,
     deck_id: str | None,
     window: list[date],
     start: datetime,
@@ -297,7 +307,7 @@ def _mastery(
     is 4-5 and its next review is not yet due. Each review of 4-5 leaves its card mastered
     from when it was given until ``mastered_until``; so the count at a moment is the intervals
     begun by then less those ended by then, counted by hour in the database."""
-    deck = _deck_condition(Review.deck_id, deck_id)
+    deck = and_(Review.person_id == person, _deck_condition(Review.deck_id, deck_id))
     mastered = and_(Review.mastered_until.is_not(None), Review.reviewed_at < Review.mastered_until)
     at_start = session.scalar(
         select(func.count()).where(
@@ -325,15 +335,17 @@ def _mastery(
     return out
 
 
-def _agreement(session: Session, deck_id: str | None) -> Report:
+def _agreement(session: Session, person: int, deck_id: str | None) -> Report:
     """Agreement by deck, card and method, from the sums kept per card as scores come in."""
-    return grouped_report(agreement_totals(session, deck_id))
+    return grouped_report(agreement_totals(session, person, deck_id))
 
 
-def _mastered_now(session: Session, deck_id: str | None, now: datetime) -> Counter[tuple[str, str]]:
+def _mastered_now(
+    session: Session, person: int, deck_id: str | None, now: datetime
+) -> Counter[tuple[str, str]]:
     """The cards mastered now, from their current states."""
     query = select(CardState.deck_id, CardState.card_id).where(
-        CardState.last_score >= MASTERED, CardState.due > now
+        CardState.person_id == person, CardState.last_score >= MASTERED, CardState.due > now
     )
     return Counter((str(d), str(c)) for d, c in session.execute(query))
 
@@ -359,6 +371,7 @@ class _Cards:
 
 def _weakest(
     session: Session,
+    person: int,
     deck_id: str | None,
     decks: dict[str, Deck],
     now: datetime,
@@ -374,7 +387,7 @@ def _weakest(
             CardState.recent_scores,
             CardState.last_score,
             CardState.due,
-        ),
+        ).where(CardState.person_id == person),
         CardState.deck_id,
         deck_id,
     )
@@ -391,7 +404,7 @@ def _weakest(
     for mean, last, _, d, _, c, reps, due_at in sorted(candidates)[:limit]:
         tried, question = session.execute(
             select(func.count(), func.max(Attempt.question)).where(
-                Attempt.deck_id == d, Attempt.card_id == c
+                Attempt.person_id == person, Attempt.deck_id == d, Attempt.card_id == c
             )
         ).one()
         card = cards.get(d, c)
@@ -413,14 +426,16 @@ def _weakest(
 
 
 def _missed(
-    session: Session, deck_id: str | None, decks: dict[str, Deck], limit: int = 8
+    session: Session, person: int, deck_id: str | None, decks: dict[str, Deck], limit: int = 8
 ) -> list[MissedPoint]:
     """The reference points most often missing, across the most recent attempts. An attempt
     left unscored that a later attempt of the same card follows (the answer sent again after
     Back, say) is not counted."""
-    query = select(
-        Attempt.deck_id, Attempt.card_id, Attempt.question, Attempt.points, Attempt.final
-    ).order_by(Attempt.id.desc())
+    query = (
+        select(Attempt.deck_id, Attempt.card_id, Attempt.question, Attempt.points, Attempt.final)
+        .where(Attempt.person_id == person)
+        .order_by(Attempt.id.desc())
+    )
     if deck_id is not None:
         query = query.where(Attempt.deck_id == deck_id)
     missed: Counter[tuple[str, str, str]] = Counter()
@@ -457,11 +472,13 @@ def _missed(
     return out
 
 
-def _llm(session: Session, deck_id: str | None) -> LLMUsage:
+def _llm(session: Session, person: int, deck_id: str | None) -> LLMUsage:
     """LLM usage, from the attempts that recorded some (the others are never read)."""
     usage_text = func.coalesce(cast(Attempt.llm_usage, Text), "null")
     query = _where_deck(
-        select(Attempt.llm_usage).where(and_(Attempt.llm_usage.is_not(None), usage_text != "null")),
+        select(Attempt.llm_usage).where(
+            Attempt.person_id == person, Attempt.llm_usage.is_not(None), usage_text != "null"
+        ),
         Attempt.deck_id,
         deck_id,
     )

@@ -74,7 +74,7 @@ def seed(store, cards: int, start: int, count: int, rng: random.Random) -> None:
             session.execute(insert(Review), reviews[chunk : chunk + 5000])
         for card, (at, final, due_after) in last.items():
             state = fsrs.Card().to_dict()
-            session.merge(CardState(deck_id="bench", card_id=card, fsrs_card=state, due=due_after,
+            session.merge(CardState(person_id=0, deck_id="bench", card_id=card, fsrs_card=state, due=due_after,
                                     reps=1, last_score=final, introduced_at=at,
                                     last_reviewed_at=at))  # fmt: skip
         session.flush()
@@ -83,8 +83,9 @@ def seed(store, cards: int, start: int, count: int, rng: random.Random) -> None:
             session.execute(text(f"DELETE FROM {table}"))
         session.execute(
             text(
-                "INSERT INTO agreement_totals (deck_id, card_id, method, n, exact, signed_sum,"
-                " abs_sum, grader_exact, grader_signed_sum) SELECT deck_id, card_id, method,"
+                "INSERT INTO agreement_totals (person_id, deck_id, card_id, method, n, exact,"
+                " signed_sum, abs_sum, grader_exact, grader_signed_sum)"
+                " SELECT 0, deck_id, card_id, method,"
                 " COUNT(*), SUM(CASE WHEN final = suggested THEN 1 ELSE 0 END),"
                 " SUM(final - suggested), SUM(ABS(final - suggested)),"
                 " SUM(CASE WHEN final = grader_score THEN 1 ELSE 0 END), SUM(final - grader_score)"
@@ -93,8 +94,8 @@ def seed(store, cards: int, start: int, count: int, rng: random.Random) -> None:
         )
         session.execute(
             text(
-                "INSERT INTO calibration_counts (deck_id, method, grader_score, final, n) "
-                "SELECT deck_id, method, grader_score, final, COUNT(*) FROM attempts "
+                "INSERT INTO calibration_counts (person_id, deck_id, method, grader_score, final, n)"
+                " SELECT 0, deck_id, method, grader_score, final, COUNT(*) FROM attempts "
                 "WHERE final IS NOT NULL GROUP BY deck_id, method, grader_score, final"
             )
         )

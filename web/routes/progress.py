@@ -50,7 +50,7 @@ def history(
 ) -> HTMLResponse:
     filters = Filters((deck or "").strip() or None, (card or "").strip() or None, overridden)
     try:
-        result = page_of(practice.store, practice.catalog, filters, page)
+        result = page_of(practice.store, practice.catalog, practice.person, filters, page)
     except DeckNotFound as exc:
         raise NotFound(str(exc)) from None
     chosen, selected_card = None, filters.card
@@ -61,7 +61,7 @@ def history(
                 selected_card = chosen.card(filters.card).id
         except (DeckNotFound, CardNotFound):
             pass
-    titles = dict(history_decks(practice.catalog, practice.store))
+    titles = dict(history_decks(practice.catalog, practice.store, practice.person))
     csv_params = filters.params()
     context = {
         "result": result,
@@ -89,10 +89,10 @@ BY_CARD_ROWS = 50  # cards in the agreement table of a deck's stats
 
 @router.get("/stats", name="stats")
 def stats_all(request: Request, practice: PracticeDep, days: Days = stats.DEFAULT_DAYS) -> Response:
-    figures = stats.compute(practice.store, practice.catalog, None, days=days)
+    figures = stats.compute(practice.store, practice.catalog, practice.person, None, days=days)
     calibrator = _calibrator(request)
     method = _method(practice)
-    states = {d: calibrator.state(d, method) for d in figures.agreement.by_deck}
+    states = {d: calibrator.state(practice.person, d, method) for d in figures.agreement.by_deck}
     return _stats_page(request, practice, figures, states=states)
 
 
@@ -105,10 +105,10 @@ def stats_deck(
     days: Days = stats.DEFAULT_DAYS,
 ) -> Response:
     try:
-        figures = stats.compute(practice.store, practice.catalog, deck, days=days)
+        figures = stats.compute(practice.store, practice.catalog, practice.person, deck, days=days)
     except stats.NoSuchDeck as exc:
         raise NotFound(str(exc)) from None
-    calibration = _calibrator(request).state(deck, _method(practice))
+    calibration = _calibrator(request).state(practice.person, deck, _method(practice))
     return _stats_page(request, practice, figures, calibration=calibration, token=token)
 
 
@@ -222,6 +222,6 @@ def set_calibration(
     """The deck's own calibration switch (the global one is FLASHGRADE_CALIBRATION)."""
     if not stats.deck_exists(practice.catalog, deck):
         raise NotFound(f"no deck {deck!r}")
-    _calibrator(request).set_enabled(deck, enabled)
+    _calibrator(request).set_enabled(practice.person, deck, enabled)
     url = str(request.app.url_path_for("deck_stats", deck=deck)) + "#calibration"
     return RedirectResponse(url, status_code=303)

@@ -195,7 +195,9 @@ class Store:
             with self.read() as session:
                 value = session.scalar(select(Meta.value).where(Meta.key == "schema_version"))
         if value is None:
-            foreign = sorted(tables - set(Base.metadata.tables) - {"alembic_version"})
+            # without flashgrade's meta table, any table at all is another application's
+            ours = set(Base.metadata.tables) if "meta" in tables else set()
+            foreign = sorted(tables - ours - {"alembic_version"})
             if foreign:
                 raise SchemaError(
                     f"not a flashgrade database: it holds other tables ({', '.join(foreign[:5])})"

@@ -1,7 +1,7 @@
 """What is due: a deck's cards against their schedules, today's new-card allowance.
 
-Every figure is a query on ``card_states`` (counts, a minimum, one page of rows), so a deck
-of 10,000 cards never loads 10,000 states.
+Every figure is a query on one person's ``card_states`` (counts, a minimum, one page of
+rows), so a deck of 10,000 cards never loads 10,000 states.
 """
 
 from __future__ import annotations
@@ -50,38 +50,50 @@ def _chunks(cards: Sequence[Card]) -> Iterator[list[str]]:
         yield [card.id for card in cards[start : start + CHUNK]]
 
 
-def new_left(session: Session, deck_id: str, now: datetime, per_day: int) -> int:
+def new_left(session: Session, person: int, deck_id: str, now: datetime, per_day: int) -> int:
     """New cards still allowed today: the limit less the cards first reviewed today."""
     introduced = session.scalar(
         select(func.count()).where(
-            CardState.deck_id == deck_id, CardState.introduced_at >= start_of_day(now)
+            CardState.person_id == person,
+            CardState.deck_id == deck_id,
+            CardState.introduced_at >= start_of_day(now),
         )
     )
     return max(0, per_day - int(introduced or 0))
 
 
-def counts(session: Session, deck: Deck, now: datetime, per_day: int) -> DeckCounts:
+def counts(session: Session, person: int, deck: Deck, now: datetime, per_day: int) -> DeckCounts:
     """The deck's due and new cards, counted by the database."""
     seen = due = 0
     for ids in _chunks(deck.cards):
         row = session.execute(
             select(func.count(), func.sum(case((CardState.due <= now, 1), else_=0))).where(
-                CardState.deck_id == deck.id, CardState.card_id.in_(ids)
+                CardState.person_id == person,
+                CardState.deck_id == deck.id,
+                CardState.card_id.in_(ids),
             )
         ).one()
         seen += int(row[0] or 0)
         due += int(row[1] or 0)
     unseen = len(deck.cards) - seen
-    return DeckCounts(deck, due, min(unseen, new_left(session, deck.id, now, per_day)), unseen)
+    return DeckCounts(
+        deck, due, min(unseen, new_left(session, person, deck.id, now, per_day)), unseen
+    )
 
 
-def rows(session: Session, deck: Deck, cards: Sequence[Card], now: datetime) -> list[CardRow]:
+def rows(
+    session: Session, person: int, deck: Deck, cards: Sequence[Card], now: datetime
+) -> list[CardRow]:
     """``cards`` of ``deck`` (a page of them, or all) with their schedules."""
     states = {}
     for ids in _chunks(cards):
         query = select(CardState.card_id, CardState.due, CardState.last_score, CardState.reps)
         for r in session.execute(
-            query.where(CardState.deck_id == deck.id, CardState.card_id.in_(ids))
+            query.where(
+                CardState.person_id == person,
+                CardState.deck_id == deck.id,
+                CardState.card_id.in_(ids),
+            )
         ):
             states[r.card_id] = r
     out = []
@@ -99,13 +111,20 @@ def rows(session: Session, deck: Deck, cards: Sequence[Card], now: datetime) -> 
     return out
 
 
-def next_card(session: Session, deck: Deck, now: datetime, per_day: int) -> Card | None:
+def next_card(
+    session: Session, person: int, deck: Deck, now: datetime, per_day: int
+) -> Card | None:
     """The most overdue card, else the first new one while today's limit allows, else None."""
     best: tuple[datetime, str] | None = None
     for ids in _chunks(deck.cards):
         row = session.execute(
             select(CardState.due, CardState.card_id)
-            .where(CardState.deck_id == deck.id, CardState.card_id.in_(ids), CardState.due <= now)
+            .where(
+                CardState.person_id == person,
+                CardState.deck_id == deck.id,
+                CardState.card_id.in_(ids),
+                CardState.due <= now,
+            )
             .order_by(CardState.due)
             .limit(1)
         ).first()
@@ -113,20 +132,28 @@ def next_card(session: Session, deck: Deck, now: datetime, per_day: int) -> Card
             best = (row.due, row.card_id)
     if best is not None:
         return deck.card(best[1])
-    if new_left(session, deck.id, now, per_day) > 0:
-        seen = set(session.scalars(select(CardState.card_id).where(CardState.deck_id == deck.id)))
+    if new_left(session, person, deck.id, now, per_day) > 0:
+        seen = set(
+            session.scalars(
+                select(CardState.card_id).where(
+                    CardState.person_id == person, CardState.deck_id == deck.id
+                )
+            )
+        )
         for card in deck.cards:
             if card.id not in seen:
                 return card
     return None
 
 
-def next_due_at(session: Session, deck: Deck) -> datetime | None:
+def next_due_at(session: Session, person: int, deck: Deck) -> datetime | None:
     """When the deck's next card falls due (for "come back at ..." messages)."""
     dues = [
         session.scalar(
             select(func.min(CardState.due)).where(
-                CardState.deck_id == deck.id, CardState.card_id.in_(ids)
+                CardState.person_id == person,
+                CardState.deck_id == deck.id,
+                CardState.card_id.in_(ids),
             )
         )
         for ids in _chunks(deck.cards)

@@ -11,12 +11,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, TypeDecorator, text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    TypeDecorator,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # The schema version kept in ``meta`` since the first release; Alembic's revision is the
 # authority now, this number only lets an older flashgrade refuse a newer database.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+# local mode's one implicit person (no account yet); the first account takes its rows over
+LOCAL_PERSON = 0
 
 
 def utcnow() -> datetime:
@@ -61,6 +73,7 @@ class Attempt(Base):
     __tablename__ = "attempts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(default=LOCAL_PERSON, server_default="0")
     deck_id: Mapped[str] = mapped_column(String(200))
     card_id: Mapped[str] = mapped_column(String(200))
     question: Mapped[str] = mapped_column(Text)  # as it was when answered
@@ -86,13 +99,14 @@ class Attempt(Base):
     review: Mapped[Review | None] = relationship(back_populates="attempt", lazy="raise")
 
     __table_args__ = (
-        Index("ix_attempts_deck_card", "deck_id", "card_id"),
-        Index("ix_attempts_created_at", "created_at"),
+        Index("ix_attempts_person_deck_card", "person_id", "deck_id", "card_id"),
+        Index("ix_attempts_person_created_at", "person_id", "created_at"),
         # per-deck totals (attempts, scored, by method) from the index alone
-        Index("ix_attempts_deck_final", "deck_id", "final", "method"),
+        Index("ix_attempts_person_deck_final", "person_id", "deck_id", "final", "method"),
         # the few attempts that used the LLM, for its usage figures
         Index(
-            "ix_attempts_llm_usage",
+            "ix_attempts_person_llm_usage",
+            "person_id",
             "deck_id",
             sqlite_where=text("llm_usage IS NOT NULL"),
             postgresql_where=text("llm_usage IS NOT NULL"),
@@ -144,6 +158,7 @@ class Review(Base):
     attempt_id: Mapped[int] = mapped_column(
         ForeignKey("attempts.id", ondelete="CASCADE"), unique=True
     )
+    person_id: Mapped[int] = mapped_column(default=LOCAL_PERSON, server_default="0")
     deck_id: Mapped[str] = mapped_column(String(200))
     card_id: Mapped[str] = mapped_column(String(200))
     score: Mapped[int]  # the final 1-5 score
@@ -159,11 +174,11 @@ class Review(Base):
     attempt: Mapped[Attempt] = relationship(back_populates="review", lazy="raise")
 
     __table_args__ = (
-        Index("ix_reviews_deck_card_time", "deck_id", "card_id", "reviewed_at"),
-        Index("ix_reviews_reviewed_at", "reviewed_at"),
-        Index("ix_reviews_mastered_until", "mastered_until"),
-        Index("ix_reviews_deck_time", "deck_id", "reviewed_at"),
-        Index("ix_reviews_deck_mastered_until", "deck_id", "mastered_until"),
+        Index("ix_reviews_person_deck_card_time", "person_id", "deck_id", "card_id", "reviewed_at"),
+        Index("ix_reviews_person_reviewed_at", "person_id", "reviewed_at"),
+        Index("ix_reviews_person_mastered_until", "person_id", "mastered_until"),
+        Index("ix_reviews_person_deck_time", "person_id", "deck_id", "reviewed_at"),
+        Index("ix_reviews_person_deck_mastered_until", "person_id", "deck_id", "mastered_until"),
     )
 
 
@@ -172,6 +187,7 @@ class CardState(Base):
 
     __tablename__ = "card_states"
 
+    person_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     deck_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     card_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     fsrs_card: Mapped[dict[str, Any]]  # fsrs.Card.to_dict()
@@ -183,7 +199,7 @@ class CardState(Base):
     # the final scores of the card's last few reviews, oldest first (for "weakest cards")
     recent_scores: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True))
 
-    __table_args__ = (Index("ix_card_states_deck_due", "deck_id", "due"),)
+    __table_args__ = (Index("ix_card_states_person_deck_due", "person_id", "deck_id", "due"),)
 
 
 class LLMCacheEntry(Base):
@@ -201,6 +217,7 @@ class DeckCalibration(Base):
 
     __tablename__ = "deck_calibrations"
 
+    person_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     deck_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     enabled: Mapped[bool] = mapped_column(default=True)
     calibration: Mapped[str | None] = mapped_column(Text)  # {method: Calibration JSON}
@@ -214,6 +231,7 @@ class CalibrationCount(Base):
 
     __tablename__ = "calibration_counts"
 
+    person_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     deck_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     method: Mapped[str] = mapped_column(String(16), primary_key=True)
     grader_score: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
@@ -228,6 +246,7 @@ class AgreementTotal(Base):
 
     __tablename__ = "agreement_totals"
 
+    person_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     deck_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     card_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     method: Mapped[str] = mapped_column(String(16), primary_key=True)
@@ -237,3 +256,64 @@ class AgreementTotal(Base):
     abs_sum: Mapped[int]
     grader_exact: Mapped[int]  # final == the grader's own score
     grader_signed_sum: Mapped[int]
+
+
+# --- people and access (DESIGN.md "People and access") ------------------------------------
+
+
+class User(Base):
+    """An account. Names are kept casefolded: "Ada" and "ada" are one person."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)  # Argon2id, in PHC string form
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginSession(Base):
+    """A signed-in browser: the cookie holds a random token, the table only its SHA-256, so a
+    copy of the database signs nobody in. Signing out deletes the row."""
+
+    __tablename__ = "login_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """A Bearer token for the JSON API, stored as its SHA-256 (it is shown once)."""
+
+    __tablename__ = "api_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginFailure(Base):
+    """A failed sign-in for a name (known or not), for the throttle."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_login_failures_name_at", "name", "at"),)
+
+
+class IdempotencyKey(Base):
+    """The first reply to a request with this key from this person: a retried
+    ``POST /api/attempts`` (or a practice form sent twice) stores nothing new."""
+
+    __tablename__ = "idempotency_keys"
+
+    person_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    key: Mapped[str] = mapped_column(String(220), primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

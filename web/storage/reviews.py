@@ -35,6 +35,7 @@ def record(
     if review is None:
         review = Review(
             attempt_id=attempt.id,
+            person_id=attempt.person_id,
             deck_id=attempt.deck_id,
             card_id=attempt.card_id,
             reviewed_at=now,
@@ -49,7 +50,7 @@ def record(
 def _reschedule(
     session: Session, schedule: Schedule, attempt: Attempt, review: Review
 ) -> CardState:
-    state = session.get(CardState, (attempt.deck_id, attempt.card_id))
+    state = session.get(CardState, (attempt.person_id, attempt.deck_id, attempt.card_id))
     reviewed: Reviewed
     if state is not None and review.id is None and state.last_reviewed_at <= review.reviewed_at:
         # the usual case, a new review after the last one: one step on the stored state
@@ -61,7 +62,11 @@ def _reschedule(
         review.mastered_until = _mastered_until(review, None)
         previous = session.scalars(
             select(Review)
-            .where(Review.deck_id == attempt.deck_id, Review.card_id == attempt.card_id)
+            .where(
+                Review.person_id == attempt.person_id,
+                Review.deck_id == attempt.deck_id,
+                Review.card_id == attempt.card_id,
+            )
             .order_by(Review.reviewed_at.desc(), Review.id.desc())
             .limit(1)
         ).first()
@@ -75,7 +80,9 @@ def _reschedule(
         # a first review, or a re-score: replay the card's whole history, oldest first
         stored = session.scalars(
             select(Review).where(
-                Review.deck_id == attempt.deck_id, Review.card_id == attempt.card_id
+                Review.person_id == attempt.person_id,
+                Review.deck_id == attempt.deck_id,
+                Review.card_id == attempt.card_id,
             )
         )
         history = sorted(
@@ -94,7 +101,9 @@ def _reschedule(
         last = history[-1]
         recent = [r.score for r in history[-RECENT:]]
     if state is None:
-        state = CardState(deck_id=attempt.deck_id, card_id=attempt.card_id)
+        state = CardState(
+            person_id=attempt.person_id, deck_id=attempt.deck_id, card_id=attempt.card_id
+        )
         session.add(state)
     state.reps = reps
     state.introduced_at = introduced_at
