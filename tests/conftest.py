@@ -33,6 +33,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # The fuzzy matcher unless a test asks for meaning: it is what most specifications
     # describe, and a millisecond a grade keeps the suite fast (tests/test_semantic.py).
     monkeypatch.setenv("FLASHGRADE_MATCHER", "fuzzy")
+    # Starlette's TestClient sends "Host: testserver"
+    monkeypatch.setenv("FLASHGRADE_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 
 
 @pytest.fixture

@@ -249,7 +249,7 @@ def test_due_cards_come_before_new_ones(web_client, web_app):
 def test_concurrent_attempts_are_all_stored(web_app):
     async def run() -> list[int]:
         transport = httpx.ASGITransport(app=web_app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
 
             async def one(i: int) -> int:
                 body = {
@@ -272,7 +272,7 @@ def test_concurrent_scoring_of_one_card_keeps_a_consistent_history(web_client, w
 
     async def run() -> list[int]:
         transport = httpx.ASGITransport(app=web_app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             calls = [
                 client.post(f"/api/attempts/{i}/score", json={"score": 3 + i % 3}) for i in ids
             ]

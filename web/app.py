@@ -8,21 +8,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from grader import GRADER_VERSION
+from web.accounts import Accounts
 from web.agreement import AgreementCollector
 from web.catalog import Catalog
 from web.deck_calibration import Calibrator
-from web.deps import build_llm
+from web.deps import build_llm, current_person
 from web.errors import JSON_PATHS, add_exception_handlers
 from web.head import HeadAsGetMiddleware
 from web.metrics import Metrics, MetricsMiddleware
 from web.offline_grading import OfflineGrader, load_matcher
 from web.practice import Practice
+from web.routes.accounts import router as accounts
 from web.routes.api import api, ops
 from web.routes.decks import router as decks
 from web.routes.practice import router as practice_pages
@@ -125,19 +128,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.practice = practice
     app.state.calibrator = calibrator
+    app.state.accounts = Accounts(store, session_days=settings.session_days)
     app.state.csrf = Csrf(secret)
     app.state.templates = templates()
     app.state.swagger_ui = _mount_static(app)
 
     app.include_router(ops)
-    app.include_router(api)
-    app.include_router(decks)
-    app.include_router(practice_pages)
-    app.include_router(progress)
+    app.include_router(accounts)
+    # everything else acts for a person: local mode's, or a signed-in one
+    signed_in = [Depends(current_person)]
+    app.include_router(api, dependencies=signed_in)
+    app.include_router(decks, dependencies=signed_in)
+    app.include_router(practice_pages, dependencies=signed_in)
+    app.include_router(progress, dependencies=signed_in)
     add_exception_handlers(app)
 
     # outermost last: metrics time everything, headers go on every response
     app.add_middleware(HeadAsGetMiddleware)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.host_names)
     app.add_middleware(
         RequestGuardMiddleware,
         max_bytes=settings.max_body_bytes,

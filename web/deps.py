@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
+from web.accounts import LOCAL, Accounts, Person
 from web.metrics import Metrics
 from web.practice import Practice
 from web.security import CSRF_COOKIE, CSRF_FIELD, Csrf
@@ -24,8 +25,49 @@ async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-async def get_practice(request: Request) -> Practice:
-    return request.app.state.practice  # type: ignore[no-any-return]
+SESSION_COOKIE = "flashgrade_session"
+
+
+class SignInRequired(Exception):
+    """No person for a request that needs one: 401 for the API, the sign-in page for people."""
+
+
+async def current_person(request: Request) -> Person:
+    """Who the request acts for: local mode's person until the first account exists, then
+    the holder of the Bearer token or of the session cookie (one indexed lookup, inline:
+    cheaper than a hop to a thread)."""
+    accounts: Accounts = request.app.state.accounts
+    if not accounts.exist():
+        person: Person | None = LOCAL
+    else:
+        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and credential.strip():
+            person = accounts.by_token(credential.strip()[:200])
+        else:
+            cookie = request.cookies.get(SESSION_COOKIE, "")
+            person = accounts.by_session(cookie[:200]) if cookie else None
+    if person is None:
+        raise SignInRequired("sign in first")
+    request.state.person = person  # for the pages' header
+    return person
+
+
+PersonDep = Annotated[Person, Depends(current_person)]
+
+
+async def require_admin(person: PersonDep) -> Person:
+    if not person.is_admin:
+        raise HTTPException(403, "only an admin can do this")
+    return person
+
+
+async def get_practice(request: Request, person: PersonDep) -> Practice:
+    practice: Practice = request.app.state.practice
+    return practice.for_person(person.id)
+
+
+async def get_accounts(request: Request) -> Accounts:
+    return request.app.state.accounts  # type: ignore[no-any-return]
 
 
 async def get_metrics(request: Request) -> Metrics:
@@ -83,6 +125,8 @@ async def verify_csrf(request: Request) -> None:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+AdminDep = Annotated[Person, Depends(require_admin)]
+AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 PracticeDep = Annotated[Practice, Depends(get_practice)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 CsrfToken = Annotated[str, Depends(csrf_token)]

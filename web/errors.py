@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from web.deps import SignInRequired
 from web.practice import AnswerTooLong, NotFound
 from web.security import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
 from web.storage.database import unavailable_reason
@@ -87,6 +89,16 @@ def add_exception_handlers(app: FastAPI) -> None:
             response.headers[name.decode()] = value.decode()
         return response
 
+    async def sign_in(request: Request, exc: Exception) -> Response:
+        if _wants_json(request):
+            detail = "sign in first: send Authorization: Bearer <token> (flashgrade users token)"
+            return _error(request, 401, detail, {"WWW-Authenticate": "Bearer"})
+        # back to this page after signing in (a form's target cannot be fetched again)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        query = "?" + urlencode({"next": target}) if request.method in ("GET", "HEAD") else ""
+        return RedirectResponse("/login" + query, status_code=303)
+
+    app.add_exception_handler(SignInRequired, sign_in)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(NotFound, not_found)

@@ -84,6 +84,10 @@ class Settings(GradingSettings):
     access_log: bool = True
     secret_key: SecretStr | None = None  # default: generated once, kept in <data_dir>/secret_key
     secure_cookies: bool = False  # set when served over HTTPS
+    # the Host headers answered (comma-separated; the serve host is added): others get 400,
+    # so a web page elsewhere cannot reach the app through DNS rebinding
+    allowed_hosts: str = "localhost,127.0.0.1,[::1]"
+    session_days: int = Field(14, ge=1, le=365)  # how long a sign-in lasts
 
     # practice and scheduling
     max_answer_chars: int = Field(20_000, ge=1)
@@ -112,6 +116,15 @@ class Settings(GradingSettings):
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'flashgrade.sqlite3'}"
         return self
+
+    @property
+    def host_names(self) -> list[str]:
+        """``allowed_hosts`` as a list, with the host served on (unless it is every address)."""
+        names = [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+        host = self.host.strip()
+        if host and host not in ("0.0.0.0", "::"):
+            names.append(f"[{host}]" if ":" in host and not host.startswith("[") else host)
+        return list(dict.fromkeys(names))
 
     @property
     def max_body_bytes(self) -> int:

@@ -28,13 +28,24 @@ def templates() -> Jinja2Templates:
     env.filters["duration"] = duration
     env.filters["local"] = local_time
     env.filters["percent"] = lambda x: f"{round(100 * float(x))}%"
+    # Starlette's url_for gives absolute URLs built from the Host header; links stay relative
+    env.globals["url_for"] = _path_for
     return Jinja2Templates(env=env)
+
+
+@jinja2.pass_context
+def _path_for(context: dict[str, Any], name: str, /, **params: Any) -> str:
+    request: Request = context["request"]
+    return str(request.app.url_path_for(name, **params))
 
 
 def render(
     request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
 ) -> HTMLResponse:
-    """A template response; sets the CSRF cookie when this request issued a new nonce."""
+    """A template response; sets the CSRF cookie when this request issued a new nonce.
+    Every page gets ``me``: the signed-in person (None in local mode or before sign-in)."""
+    person = getattr(request.state, "person", None)
+    context = {**context, "me": person if person is not None and person.id else None}
     response: HTMLResponse = request.app.state.templates.TemplateResponse(
         request, name, context, status_code=status_code
     )

@@ -74,8 +74,8 @@ def seed(store, cards: int, start: int, count: int, rng: random.Random) -> None:
             session.execute(insert(Review), reviews[chunk : chunk + 5000])
         for card, (at, final, due_after) in last.items():
             state = fsrs.Card().to_dict()
-            session.merge(CardState(person_id=0, deck_id="bench", card_id=card, fsrs_card=state, due=due_after,
-                                    reps=1, last_score=final, introduced_at=at,
+            session.merge(CardState(person_id=0, deck_id="bench", card_id=card, fsrs_card=state,
+                                    due=due_after, reps=1, last_score=final, introduced_at=at,
                                     last_reviewed_at=at))  # fmt: skip
         session.flush()
         _fill_mastered_until(session)
@@ -94,8 +94,8 @@ def seed(store, cards: int, start: int, count: int, rng: random.Random) -> None:
         )
         session.execute(
             text(
-                "INSERT INTO calibration_counts (person_id, deck_id, method, grader_score, final, n)"
-                " SELECT 0, deck_id, method, grader_score, final, COUNT(*) FROM attempts "
+                "INSERT INTO calibration_counts"
+                " (person_id, deck_id, method, grader_score, final, n) SELECT 0, deck_id, method, grader_score, final, COUNT(*) FROM attempts "
                 "WHERE final IS NOT NULL GROUP BY deck_id, method, grader_score, final"
             )
         )

@@ -11,12 +11,12 @@ import io
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
-from web.deps import MetricsDep, PracticeDep
+from web.deps import MetricsDep, PracticeDep, current_person, require_admin
 from web.metrics import CONTENT_TYPE_LATEST
 from web.routes.schemas import (
     CSV_FIELDS,
@@ -68,6 +68,7 @@ async def healthz() -> dict[str, str]:
     summary="Prometheus metrics",
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "text format"}},
+    dependencies=[Depends(require_admin)],
 )
 async def metrics(m: MetricsDep) -> Response:
     # in a thread: the agreement gauges are read from the database at scrape time
@@ -230,7 +231,7 @@ def attempt_row(a: Attempt) -> dict[str, Any]:
     }
 
 
-@ops.get("/docs", name="docs", include_in_schema=False)
+@ops.get("/docs", name="docs", include_in_schema=False, dependencies=[Depends(current_person)])
 def docs(request: Request) -> HTMLResponse:
     """The OpenAPI page, served from local files (no CDN) and without inline script."""
     return render(request, "docs.html", {"swagger": request.app.state.swagger_ui})

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from grader import Deck
 from grader.decks import FORMATS
 from web.catalog import labelled
-from web.deps import CsrfToken, PracticeDep, SettingsDep, verify_csrf
+from web.deps import CsrfToken, PersonDep, PracticeDep, SettingsDep, require_admin, verify_csrf
 from web.practice import PAGE_SIZE, NotFound
 from web.settings import Settings
 from web.templating import cards_url, render
@@ -31,7 +31,11 @@ PREVIEW_CARDS = 200  # the preview lists this many cards; a big deck's page stay
 
 @router.get("/", name="home")
 def home(
-    request: Request, practice: PracticeDep, settings: SettingsDep, token: CsrfToken
+    request: Request,
+    practice: PracticeDep,
+    settings: SettingsDep,
+    token: CsrfToken,
+    person: PersonDep,
 ) -> HTMLResponse:
     overview = practice.overview()
     return render(
@@ -43,7 +47,8 @@ def home(
             "errors": practice.catalog.errors(),
             "problems": practice.catalog.problems(),
             "decks_dir": practice.catalog.decks_dir,
-            # the deck upload form (below)
+            # the deck upload form (below), for those who manage decks
+            "can_upload": person.is_admin,
             "csrf_token": token,
             "formats": FORMATS,
             "limit": settings.max_upload_bytes,
@@ -109,12 +114,12 @@ def _upload_page(
     return render(request, "upload.html", context, status_code=status_code)
 
 
-@router.get("/upload", name="upload")
+@router.get("/upload", name="upload", dependencies=[Depends(require_admin)])
 def upload_form(request: Request, settings: SettingsDep, token: CsrfToken) -> HTMLResponse:
     return _upload_page(request, settings, token)
 
 
-@router.post("/upload", name="upload_preview")
+@router.post("/upload", name="upload_preview", dependencies=[Depends(require_admin)])
 async def upload_preview(
     request: Request, settings: SettingsDep, practice: PracticeDep, token: CsrfToken
 ) -> Response:
@@ -153,7 +158,11 @@ async def upload_preview(
     return RedirectResponse(str(url), status_code=303)
 
 
-@router.get("/upload/preview/{stash_token}", name="upload_preview_page")
+@router.get(
+    "/upload/preview/{stash_token}",
+    name="upload_preview_page",
+    dependencies=[Depends(require_admin)],
+)
 def upload_preview_page(
     request: Request,
     settings: SettingsDep,
@@ -186,7 +195,9 @@ def upload_preview_page(
     )
 
 
-@router.post("/upload/save", name="upload_save", dependencies=[Depends(verify_csrf)])
+@router.post(
+    "/upload/save", name="upload_save", dependencies=[Depends(require_admin), Depends(verify_csrf)]
+)
 def upload_save(
     request: Request,
     settings: SettingsDep,
