@@ -95,7 +95,8 @@ def seed(store, cards: int, start: int, count: int, rng: random.Random) -> None:
         session.execute(
             text(
                 "INSERT INTO calibration_counts"
-                " (person_id, deck_id, method, grader_score, final, n) SELECT 0, deck_id, method, grader_score, final, COUNT(*) FROM attempts "
+                " (person_id, deck_id, method, grader_score, final, n)"
+                " SELECT 0, deck_id, method, grader_score, final, COUNT(*) FROM attempts "
                 "WHERE final IS NOT NULL GROUP BY deck_id, method, grader_score, final"
             )
         )
