@@ -9,7 +9,6 @@ Fields may be quoted ("...", with "" for a quote) and then hold separators and l
 from __future__ import annotations
 
 import csv
-import html
 import io
 import re
 
@@ -23,6 +22,7 @@ from grader.decks._common import (
     unique_slug,
     where,
 )
+from grader.decks._html import html_to_text
 from grader.decks.answer import parse_answer
 
 SEPARATORS = {"tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " ", "colon": ":"}
@@ -35,12 +35,6 @@ _LOOKS_HTML_RE = re.compile(
     r"|&(?:nbsp|amp|lt|gt|quot|#\d+);",
     re.IGNORECASE,
 )
-_DROP_RE = re.compile(r"<(script|style)\b.*?</\1\s*>|\[sound:[^\]]*\]", re.IGNORECASE | re.DOTALL)
-_ITEM_TAG_RE = re.compile(r"<\s*li\b[^>]*>", re.IGNORECASE)
-_BREAK_RE = re.compile(
-    r"<\s*br\s*/?\s*>|<\s*/?\s*(?:div|p|ul|ol|li|h[1-6]|tr|blockquote)\b[^>]*>", re.IGNORECASE
-)
-_TAG_RE = re.compile(r"<[^>]*>")
 
 
 def _header(line: str) -> tuple[str, str] | None:
@@ -62,14 +56,6 @@ def looks_like_anki(text: str) -> bool:
         if _header(line) is not None:
             return True
     return False
-
-
-def html_to_text(field: str) -> str:
-    """Anki's HTML field as text: <br>, <div>, <p> and <li> become line breaks, tags go."""
-    text = _DROP_RE.sub("", field)
-    text = _ITEM_TAG_RE.sub("\n- ", text)  # list items stay recognisable as bullet points
-    text = _BREAK_RE.sub("\n", text)
-    return html.unescape(_TAG_RE.sub("", text))
 
 
 def _headers(lines: list[str]) -> tuple[dict[str, tuple[int, str]], int, list[int]]:

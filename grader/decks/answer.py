@@ -40,8 +40,13 @@ def _is_heading(line: str) -> bool:
     return line.endswith(":") and len(line) <= _MAX_HEADING and not _BULLET_RE.match(line)
 
 
-def parse_answer(lines: list[str], first_line: int = 1) -> tuple[list[SectionDraft], str | None]:
-    """Sections (untitled first section when points precede any heading) and the summary."""
+def parse_answer(
+    lines: list[str], first_line: int = 1, *, line_points: bool = False
+) -> tuple[list[SectionDraft], str | None]:
+    """Sections (untitled first section when points precede any heading) and the summary.
+
+    With ``line_points`` (an Anki note's answer, whose lines are its author's <br>s, <div>s
+    and list items) each line is a point of its own."""
     sections: list[SectionDraft] = []
     summary: list[str] | None = None
     prose: list[str] = []
@@ -82,7 +87,10 @@ def parse_answer(lines: list[str], first_line: int = 1) -> tuple[list[SectionDra
             sections.append(SectionDraft(title, number, number=written))
             continue
         item = ITEM_RE.match(line)
-        if item:
+        if line_points:
+            text = item.group(1) if item else line
+            current().points.append(PointDraft(text, number))
+        elif item:
             flush_prose()
             open_point = PointDraft(item.group(1), number)
             current().points.append(open_point)

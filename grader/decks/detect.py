@@ -10,6 +10,9 @@ from grader.decks.brainscape import looks_like_brainscape
 from grader.decks.markdown import HEADING_RE
 
 FORMATS: tuple[str, ...] = ("markdown", "brainscape", "anki-txt")
+# What `flashgrade import --format` takes: the text formats, "csv" (Anki's text reader, which
+# also takes a header row) and Anki packages, which are binary.
+IMPORT_FORMATS: tuple[str, ...] = (*FORMATS, "csv", "apkg")
 
 
 def looks_like_markdown(text: str) -> bool:
