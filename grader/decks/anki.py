@@ -26,6 +26,9 @@ from grader.decks._html import html_to_text
 from grader.decks.answer import parse_answer
 
 SEPARATORS = {"tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " ", "colon": ":"}
+# Column labels that say which column is the question and which the answer, in a
+# `#columns:` header or a CSV's header row (compared case-insensitively).
+COLUMN_PAIRS = (("front", "back"), ("question", "answer"), ("term", "definition"))
 _META_COLUMNS = ("guid column", "notetype column", "deck column", "tags column")
 _HEADER_KEYS = frozenset(
     {"separator", "html", "columns", "deck", "notetype", "tags", *_META_COLUMNS}
@@ -55,6 +58,16 @@ def looks_like_anki(text: str) -> bool:
             return False
         if _header(line) is not None:
             return True
+    return False
+
+
+def has_header_row(text: str) -> bool:
+    """True when the first line is a CSV header naming the columns ("Question,Answer")."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    for sep in ("\t", ",", ";", "|"):
+        if sep in first:
+            row = next(csv.reader([first], delimiter=sep), [])
+            return _column_pair(_labels(row)) is not None
     return False
 
 
@@ -113,9 +126,11 @@ def parse_anki(text: str, source: str) -> Deck:
     labels: list[str] = []
     if "columns" in headers:
         row = next(csv.reader([headers["columns"][1]], delimiter=sep), [])
-        labels = [label.strip().lower() for label in row]
+        labels = _labels(row)
     deck_col = _column(headers, "deck column", source)
     rows = _rows(body, sep, source, skip)
+    if not labels and rows and _column_pair(_labels(rows[0][1])):
+        labels = _labels(rows.pop(0)[1])  # a CSV header row names the columns; not a card
     title = headers["deck"][1] if "deck" in headers else ""
     # a note whose front begins with "#" up there is one Anki would not import either
     warnings = [f"{where(source, n)}: not an Anki header; skipped" for n in ignored]
@@ -142,11 +157,22 @@ def parse_anki(text: str, source: str) -> Deck:
     return Deck(deck_id(source), title, tuple(cards), source=source, warnings=tuple(warnings))
 
 
+def _labels(row: list[str]) -> list[str]:
+    return [label.strip().casefold() for label in row]
+
+
+def _column_pair(labels: list[str]) -> tuple[str, str] | None:
+    """The labels of the question and answer columns, where a known pair names them."""
+    return next((pair for pair in COLUMN_PAIRS if pair[0] in labels and pair[1] in labels), None)
+
+
 def _front_back(fields: list[tuple[int, str]], labels: list[str]) -> tuple[str, str]:
-    # Prefer the columns labelled Front and Back; otherwise the first two non-meta fields.
+    # Prefer the columns labelled Front and Back (or Question and Answer, ...); otherwise the
+    # first two non-meta fields.
     named = {labels[i]: value for i, value in fields if i < len(labels)}
-    if "front" in named and "back" in named:
-        return named["front"], named["back"]
+    pair = _column_pair([label for label in labels if label in named])
+    if pair:
+        return named[pair[0]], named[pair[1]]
     values = [value for _, value in fields] + ["", ""]
     return values[0], values[1]
 

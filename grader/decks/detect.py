@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from grader.cards import DeckError
-from grader.decks.anki import looks_like_anki
+from grader.decks.anki import has_header_row, looks_like_anki
 from grader.decks.brainscape import looks_like_brainscape
 from grader.decks.markdown import HEADING_RE
 
@@ -32,7 +32,7 @@ def detect_format(text: str, source: str = "<text>") -> str:
     suffix = PurePath(source).suffix.lower()
     if suffix in (".md", ".markdown") and looks_like_markdown(text):
         return "markdown"
-    if looks_like_anki(text):
+    if looks_like_anki(text) or has_header_row(text):
         return "anki-txt"
     if looks_like_markdown(text):
         return "markdown"
