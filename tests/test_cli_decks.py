@@ -287,3 +287,32 @@ def test_check_passes_over_a_readme_among_the_decks(
     err = capsys.readouterr().err
     assert f"{readme}: skipped: a README holds notes, not a deck" in err
     assert "checked 1 deck: 0 errors, 0 warnings" in err
+
+
+def test_check_names_a_point_with_only_the_questions_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deck = tmp_path / "d.md"
+    deck.write_text(
+        "# D\n\n## a\n\nWhy monitor data drift?\n\n- Data drift monitoring.\n"
+        "- Inputs change over time.\n",
+        "utf-8",
+    )
+    assert main(["check", str(deck)]) == 0
+    assert capsys.readouterr().out == (
+        f"{deck}: warning: card 'a' point 1.1 has only words of the question ('data', "
+        "'drift', 'monitoring'): an answer that repeats the question would seem to cover it\n"
+    )
+
+
+def test_check_names_a_point_with_the_same_words_as_another(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deck = tmp_path / "d.md"
+    deck.write_text(
+        "# D\n\n## a\n\nWhat is drift?\n\n- Inputs change over time.\n"
+        "- Over time, the inputs are changing.\n",
+        "utf-8",
+    )
+    assert main(["check", str(deck)]) == 0
+    assert f"{deck}: warning: card 'a' point 1.2 repeats point 1.1" in capsys.readouterr().out
