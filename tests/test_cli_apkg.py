@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import zstandard
 from apkg_builders import CLOZE, current_apkg, current_bytes, legacy_apkg
+from cli_helpers import one_line_error
 
 from grader.decks import load_deck
 from web.cli import main
@@ -15,14 +16,6 @@ NOTES = [
     ["What is a canary release?", "Deploy to a few users first; watch the error rate"],
     ["Why use feature flags?", "<ul><li>Turn features off without a deploy</li></ul>"],
 ]
-
-
-def _one_line_error(err: str) -> str:
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("flashgrade: error: ")
-    return lines[0]
 
 
 @pytest.mark.parametrize("build", [current_apkg, legacy_apkg], ids=["current", "legacy"])
@@ -57,7 +50,7 @@ def test_import_a_corrupt_package_is_one_line_error_and_writes_nothing(
     path.write_bytes(current_bytes(NOTES, tmp_path, collection=corrupt))
     out = tmp_path / "out.md"
     assert main(["import", str(path), "--out", str(out)]) == 2
-    line = _one_line_error(capsys.readouterr().err)
+    line = one_line_error(capsys.readouterr().err)
     assert f"{path}: " in line
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "data") == ["bad.apkg"]
@@ -72,7 +65,7 @@ def test_import_a_zip_that_is_not_anki_says_so(
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("readme.txt", "hello")
     assert main(["import", str(path)]) == 2
-    assert "not an Anki package" in _one_line_error(capsys.readouterr().err)
+    assert "not an Anki package" in one_line_error(capsys.readouterr().err)
 
 
 def test_export_writes_a_package_that_imports_back_the_same(
@@ -107,7 +100,7 @@ def test_export_refuses_to_replace_a_file_without_force(
     out = tmp_path / "mlops.apkg"
     out.write_bytes(b"keep me")
     assert main(["export", str(mlops_md), "--out", str(out)]) == 2
-    assert "exists: add --force" in _one_line_error(capsys.readouterr().err)
+    assert "exists: add --force" in one_line_error(capsys.readouterr().err)
     assert out.read_bytes() == b"keep me"
     assert main(["export", str(mlops_md), "--out", str(out), "--force"]) == 0
     assert len(load_deck(out).cards) == 7
@@ -118,7 +111,7 @@ def test_export_needs_an_apkg_name(
 ) -> None:
     out = tmp_path / "mlops.zip"
     assert main(["export", str(mlops_md), "--out", str(out)]) == 2
-    assert "ends in .apkg" in _one_line_error(capsys.readouterr().err)
+    assert "ends in .apkg" in one_line_error(capsys.readouterr().err)
     assert not out.exists()
 
 
@@ -129,7 +122,7 @@ def test_export_of_a_bad_deck_is_one_line_error_and_writes_nothing(
     deck.write_text("# T\n\n## 12\n\nQ?\n\n- p\n", encoding="utf-8")
     out = tmp_path / "broken.apkg"
     assert main(["export", str(deck), "--out", str(out)]) == 2
-    assert "broken.md:3" in _one_line_error(capsys.readouterr().err)
+    assert "broken.md:3" in one_line_error(capsys.readouterr().err)
     assert not out.exists()
 
 

@@ -14,16 +14,12 @@ import re
 
 from grader.cards import Card, Deck, DeckError
 from grader.decks._common import (
-    build_card,
-    clean_block,
     deck_id,
     fail,
-    slugify,
-    unique_slug,
     where,
 )
 from grader.decks._html import html_to_text
-from grader.decks.answer import parse_answer
+from grader.decks.answer import note_card
 
 SEPARATORS = {"tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " ", "colon": ":"}
 # Column labels that say which column is the question and which the answer, in a
@@ -143,14 +139,13 @@ def parse_anki(text: str, source: str) -> Deck:
             title = row[deck_col]
         if is_html:
             front, back = html_to_text(front), html_to_text(back)
-        question = clean_block(front.splitlines())
-        sections, summary = parse_answer(back.splitlines(), first_line=line)
-        if not question or not any(p.text for s in sections for p in s.points):
-            what = "no front (question)" if not question else "no back (reference points)"
-            warnings.append(f"{where(source, line)}: note {note} has {what}; skipped")
-            continue
-        card_id = unique_slug(slugify(question), taken, fallback=f"card-{len(cards) + 1}")
-        cards.append(build_card(card_id, question, sections, summary, len(cards) + 1))
+        card = note_card(
+            front, back.splitlines(), taken=taken, position=len(cards) + 1, first_line=line
+        )
+        if isinstance(card, str):
+            warnings.append(f"{where(source, line)}: note {note} has {card}; skipped")
+        else:
+            cards.append(card)
     if not cards:
         raise fail(source, None, "no notes with both a front and a back")
     title = title.split("::")[-1].strip() or deck_id(source).replace("-", " ").capitalize()

@@ -19,9 +19,9 @@ from typing import IO
 import zstandard
 
 from grader.cards import Card, Deck
-from grader.decks._common import build_card, clean_block, deck_id, fail, slugify, unique_slug
+from grader.decks._common import deck_id, fail
 from grader.decks._html import html_to_text, semicolons_to_breaks
-from grader.decks.answer import parse_answer
+from grader.decks.answer import note_card
 from grader.decks.apkg_collection import Collection, NoteType, read_collection
 from grader.decks.protobuf import varint_fields
 
@@ -148,15 +148,14 @@ def _deck(found: Collection, source: str) -> Deck:
         if kind is not None and len(kind.fields) > 2:
             wide[note.type_id] = kind
         front, back = [*note.fields, "", ""][:2]
-        question = clean_block(html_to_text(front).splitlines())
-        answer = html_to_text(semicolons_to_breaks(back))
-        sections, summary = parse_answer(answer.splitlines(), line_points=True)
-        if not question or not any(p.text for s in sections for p in s.points):
-            what = "no front (question)" if not question else "no back (reference points)"
-            warnings.append(f"{source}: note {number} has {what}; skipped")
-            continue
-        card_id = unique_slug(slugify(question), taken, fallback=f"card-{len(cards) + 1}")
-        cards.append(build_card(card_id, question, sections, summary, len(cards) + 1))
+        answer = html_to_text(semicolons_to_breaks(back)).splitlines()
+        card = note_card(
+            html_to_text(front), answer, taken=taken, position=len(cards) + 1, line_points=True
+        )
+        if isinstance(card, str):
+            warnings.append(f"{source}: note {number} has {card}; skipped")
+        else:
+            cards.append(card)
     for kind in wide.values():
         first, second = kind.fields[:2]
         warnings.append(
