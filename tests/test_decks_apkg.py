@@ -212,6 +212,12 @@ def test_a_deflate_bomb_in_a_legacy_package_is_refused() -> None:
     _refused(bomb, "unpacks to over", max_collection_bytes=2**20)
 
 
+def test_a_meta_member_that_is_a_bomb_is_not_unpacked() -> None:
+    bomb = _zip({"meta": bytes(32 * 2**20), "collection.anki21b": b""})
+    assert len(bomb) < 1_000_000
+    _refused(bomb, "newer Anki")
+
+
 def test_a_package_from_a_newer_anki_is_refused(tmp_path: Path) -> None:
     _refused(_zip({"meta": b"\x08\x07", "collection.anki21b": b""}), "newer Anki")
 

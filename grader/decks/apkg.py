@@ -100,7 +100,8 @@ def _unpack(data: bytes, source: str, limit: int) -> bytes:
 def _collection_name(archive: zipfile.ZipFile, names: set[str], source: str) -> str:
     """The file that holds the real collection: as ``meta`` says, else the newest there."""
     if "meta" in names:
-        version = _meta_version(archive.read("meta")[:64])
+        with archive.open("meta") as meta:  # a few bytes; never unpacked whole
+            version = _meta_version(meta.read(64))
         if version not in _COLLECTIONS:
             raise fail(source, None, "the package was made by a newer Anki than flashgrade reads")
         if _COLLECTIONS[version] in names:
