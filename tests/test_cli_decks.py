@@ -7,19 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from cli_helpers import one_line_error
 
 from grader.decks import load_deck
 from web.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def _one_line_error(err: str) -> str:
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("flashgrade: error: ")
-    return lines[0]
 
 
 @pytest.fixture
@@ -69,7 +62,7 @@ def test_import_out_refuses_to_replace_a_deck_and_says_which(
     export.write_text("Small\n\n1\nQ\nWhat is drift?\nA\nA change in the inputs.\n")
     before = out.read_bytes()
     assert main(["import", str(export), "--out", str(out)]) == 2
-    line = _one_line_error(capsys.readouterr().err)
+    line = one_line_error(capsys.readouterr().err)
     assert f"{out} exists: add --force to replace it (deck 'ML Ops Flashcards', 7 cards)" in line
     assert out.read_bytes() == before
 
@@ -114,49 +107,49 @@ def test_import_with_explicit_format(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "## data-drift\n" in capsys.readouterr().out
 
 
-def test_import_with_the_wrong_format_is_one_line_error(
+def test_import_with_the_wrong_format_isone_line_error(
     seed_copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["import", str(seed_copy), "--format", "markdown"]) == 2
-    line = _one_line_error(capsys.readouterr().err)
+    line = one_line_error(capsys.readouterr().err)
     assert f"{seed_copy}:1: a deck starts with its title" in line
 
 
-def test_import_missing_file_is_one_line_error(
+def test_import_missing_file_isone_line_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["import", str(tmp_path / "nope.txt")]) == 2
-    assert "nope.txt: no such deck file" in _one_line_error(capsys.readouterr().err)
+    assert "nope.txt: no such deck file" in one_line_error(capsys.readouterr().err)
 
 
-def test_import_non_utf8_file_is_one_line_error(
+def test_import_non_utf8_file_isone_line_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "latin.txt"
     path.write_bytes("Déck\n\n1\nQ\nQué?\nA\n- Sí\n".encode("latin-1"))
     assert main(["import", str(path)]) == 2
-    assert f"{path}: not UTF-8 text" in _one_line_error(capsys.readouterr().err)
+    assert f"{path}: not UTF-8 text" in one_line_error(capsys.readouterr().err)
 
 
-def test_import_empty_file_is_one_line_error(
+def test_import_empty_file_isone_line_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "empty.txt"
     path.write_text("", encoding="utf-8")
     assert main(["import", str(path)]) == 2
-    assert "empty.txt: the file is empty" in _one_line_error(capsys.readouterr().err)
+    assert "empty.txt: the file is empty" in one_line_error(capsys.readouterr().err)
 
 
-def test_import_out_into_missing_directory_is_one_line_error(
+def test_import_out_into_missing_directory_isone_line_error(
     seed_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["import", str(seed_copy), "--out", str(tmp_path / "no" / "x.md")]) == 2
     err = capsys.readouterr().err
-    assert "cannot write" in _one_line_error(err.split("\n", 1)[1])  # after the card 8 warning
+    assert "cannot write" in one_line_error(err.split("\n", 1)[1])  # after the card 8 warning
 
 
 @pytest.mark.parametrize("where", ["dir", "under-a-file", "long-name"])
-def test_import_out_that_cannot_be_written_is_one_line_error(
+def test_import_out_that_cannot_be_written_isone_line_error(
     seed_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
 ) -> None:
     out = {
@@ -166,7 +159,7 @@ def test_import_out_that_cannot_be_written_is_one_line_error(
     }[where]
     assert main(["import", str(seed_copy), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "cannot write" in _one_line_error(err.split("\n", 1)[1])  # after the card 8 warning
+    assert "cannot write" in one_line_error(err.split("\n", 1)[1])  # after the card 8 warning
     assert not list(tmp_path.glob(".flashgrade-*"))  # no temporary file left
 
 
@@ -287,3 +280,32 @@ def test_check_passes_over_a_readme_among_the_decks(
     err = capsys.readouterr().err
     assert f"{readme}: skipped: a README holds notes, not a deck" in err
     assert "checked 1 deck: 0 errors, 0 warnings" in err
+
+
+def test_check_names_a_point_with_only_the_questions_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deck = tmp_path / "d.md"
+    deck.write_text(
+        "# D\n\n## a\n\nWhy monitor data drift?\n\n- Data drift monitoring.\n"
+        "- Inputs change over time.\n",
+        "utf-8",
+    )
+    assert main(["check", str(deck)]) == 0
+    assert capsys.readouterr().out == (
+        f"{deck}: warning: card 'a' point 1.1 has only words of the question ('data', "
+        "'drift', 'monitoring'): an answer that repeats the question would seem to cover it\n"
+    )
+
+
+def test_check_names_a_point_with_the_same_words_as_another(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deck = tmp_path / "d.md"
+    deck.write_text(
+        "# D\n\n## a\n\nWhat is drift?\n\n- Inputs change over time.\n"
+        "- Over time, the inputs are changing.\n",
+        "utf-8",
+    )
+    assert main(["check", str(deck)]) == 0
+    assert f"{deck}: warning: card 'a' point 1.2 repeats point 1.1" in capsys.readouterr().out

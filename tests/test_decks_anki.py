@@ -185,3 +185,47 @@ def test_html_to_text_turns_blocks_into_lines() -> None:
     assert html_to_text("<div>a</div><div>b<br/>c</div>").split() == ["a", "b", "c"]
     lines = html_to_text("<ol><li>one</li><li>two</li></ol>").split("\n")
     assert [line for line in lines if line.strip()] == ["- one", "- two"]
+
+
+# --- CSV/TSV with a header row ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Question,Answer", "question,answer", "Front,Back", "FRONT,BACK", "Term,Definition"],
+)
+def test_a_header_row_names_the_columns_and_is_not_a_card(tmp_path: Path, header: str) -> None:
+    deck = _load(tmp_path, f"{header}\nWhat is drift?,A change in the inputs over time\n", "d.csv")
+    assert [c.question for c in deck.cards] == ["What is drift?"]
+    assert not deck.warnings
+
+
+def test_a_quoted_header_row_is_recognised(tmp_path: Path) -> None:
+    text = '"Question","Answer"\n"What is drift?","A change in the inputs over time"\n'
+    deck = _load(tmp_path, text, "d.csv")
+    assert len(deck.cards) == 1
+
+
+def test_header_row_picks_the_columns_in_any_order(tmp_path: Path) -> None:
+    text = "Tags\tAnswer\tQuestion\nml\tA change in the inputs over time\tWhat is drift?\n"
+    deck = _load(tmp_path, text, "d.tsv")
+    assert deck.cards[0].question == "What is drift?"
+    assert _points(deck) == ["A change in the inputs over time"]
+
+
+def test_a_first_row_that_is_not_a_header_stays_a_card(tmp_path: Path) -> None:
+    text = "What is a question?,An answer to it\nWhat is drift?,A change in the inputs\n"
+    assert len(_load(tmp_path, text, "d.csv").cards) == 2
+
+
+def test_a_csv_with_a_header_row_is_detected_whatever_its_name(tmp_path: Path) -> None:
+    path = tmp_path / "export.txt"
+    path.write_text("Front;Back\nWhat is drift?;A change in the inputs\n", encoding="utf-8")
+    deck = load_deck(path)
+    assert [c.question for c in deck.cards] == ["What is drift?"]
+
+
+def test_csv_is_a_format_name_of_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "export.dat"
+    path.write_text("Question,Answer\nWhat is drift?,A change in the inputs\n", encoding="utf-8")
+    assert len(load_deck(path, format="csv").cards) == 1

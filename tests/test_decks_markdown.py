@@ -418,3 +418,82 @@ def test_any_text_either_reads_or_raises_deck_error(text: str, fmt: str) -> None
 def test_markdown_like_text_either_reads_or_raises_deck_error(lines: list[str]) -> None:
     with contextlib.suppress(DeckError):
         parse_deck("\n".join(lines), source="fuzz.md", format="markdown")
+
+
+# --- real Markdown inside cards: fenced code, inline code, tables ------------------------------
+
+_CODE_DECK = """# Code
+
+## comments
+
+What does this print?
+
+```python
+# a comment, not a second title
+- a line of code, not a point
+print("a  b")
+```
+
+- It prints `a b`; the `# ...` line is a comment.
+- Code in a point:
+  ```
+  x = 1
+
+  # still code
+  ```
+- A table in a point:
+
+  | a | b |
+  |---|---|
+  | 1 | 2 |
+
+## tables
+
+Which is faster?
+
+| tool | time |
+|------|------|
+| - a  | 1 s  |
+
+- The first one.
+"""
+
+
+def test_fenced_code_in_a_question_is_kept_verbatim() -> None:
+    card = parse_deck(_CODE_DECK, source="code.md").cards[0]
+    assert card.question == (
+        "What does this print?\n\n```python\n# a comment, not a second title\n"
+        '- a line of code, not a point\nprint("a  b")\n```'
+    )
+
+
+def test_inline_code_stays_in_the_point() -> None:
+    card = parse_deck(_CODE_DECK, source="code.md").cards[0]
+    assert card.points[0].text == "It prints `a b`; the `# ...` line is a comment."
+
+
+def test_fenced_code_under_a_point_belongs_to_that_point() -> None:
+    card = parse_deck(_CODE_DECK, source="code.md").cards[0]
+    assert card.points[1].text == "Code in a point:\n```\nx = 1\n\n# still code\n```"
+
+
+def test_a_table_under_a_point_belongs_to_that_point() -> None:
+    card = parse_deck(_CODE_DECK, source="code.md").cards[0]
+    assert card.points[2].text == "A table in a point:\n| a | b |\n|---|---|\n| 1 | 2 |"
+    assert len(card.points) == 3
+
+
+def test_a_table_in_a_question_is_question_text() -> None:
+    card = parse_deck(_CODE_DECK, source="code.md").cards[1]
+    assert card.question.endswith("| tool | time |\n|------|------|\n| - a | 1 s |")
+    assert [p.text for p in card.points] == ["The first one."]
+
+
+def test_cards_with_code_and_tables_write_and_read_back_the_same() -> None:
+    deck = parse_deck(_CODE_DECK, source="code.md")
+    assert parse_deck(to_markdown(deck), source="code.md").cards == deck.cards
+
+
+def test_an_unclosed_fence_does_not_swallow_the_cards_after_it() -> None:
+    text = "# T\n\n## a\n\nWhat is ``` for?\n\n```\n\n- Fences.\n\n## b\n\nQ?\n\n- P.\n"
+    assert [c.id for c in parse_deck(text, source="t.md").cards] == ["a", "b"]

@@ -1,4 +1,4 @@
-"""The ``flashgrade`` command line: serve, grade, eval, import, check, llm-check.
+"""The ``flashgrade`` command line: serve, grade, eval, import, export, check, llm-check.
 
 Every error for bad input is one line on stderr and a non-zero exit, never a traceback.
 """
@@ -275,18 +275,19 @@ def _file_name(value: str) -> str:
     return value
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, text: str | bytes) -> None:
     """Write via a temporary file and rename, so a failure never leaves half a file."""
     tmp: Path | None = None
     try:
         if not path.name or path.is_dir():
             raise CliError(f"cannot write {path}: it is a directory")
         # a short name of its own: the target's name may already be as long as names go
+        data = text.encode("utf-8") if isinstance(text, str) else text
         with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=path.parent, prefix=".flashgrade-", delete=False
+            "wb", dir=path.parent, prefix=".flashgrade-", delete=False
         ) as f:
             tmp = Path(f.name)
-            f.write(text)
+            f.write(data)
         # the mode a new file gets (a temporary file is private), or the one it had
         tmp.chmod(path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
         tmp.replace(path)
@@ -334,6 +335,21 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise CliError(f"{out} exists: add --force to replace it{_describe(out)}")
     _write_atomic(out, text)  # a temporary file renamed over the target
     print(f"wrote {out}: {len(deck.cards)} cards", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a deck as an Anki package (.apkg), atomically; nothing is written on error."""
+    from grader.decks.apkg_writer import to_apkg
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".apkg":
+        raise CliError(f"{out}: an Anki package's name ends in .apkg")
+    deck = _load_deck(args.deck)
+    if not args.force and _is_file(out):
+        raise CliError(f"{out} exists: add --force to replace it")
+    _write_atomic(out, to_apkg(deck))
+    print(f"wrote {out}: {len(deck.cards)} notes", file=sys.stderr)
     return 0
 
 
@@ -615,11 +631,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=8, help="LLM requests in flight (--llm)")
 
     p = add("import", cmd_import, "convert a deck file into flashgrade's Markdown format")
-    p.add_argument("file", help="deck file to import")
+    p.add_argument("file", help="deck file to import (text, CSV or an Anki .apkg)")
     p.add_argument(
-        "--format", default="auto", choices=["auto", "brainscape", "anki-txt", "markdown"]
+        "--format",
+        default="auto",
+        choices=["auto", "brainscape", "anki-txt", "csv", "apkg", "markdown"],
     )
     p.add_argument("--out", type=_file_name, help="write here (default: stdout)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
+
+    p = add("export", cmd_export, "write a deck as an Anki package (.apkg) that Anki imports")
+    p.add_argument("deck", metavar="DECK", help="deck file (any supported format)")
+    p.add_argument("--out", required=True, type=_file_name, help="the package to write, NAME.apkg")
     p.add_argument("--force", action="store_true", help="replace an existing --out file")
 
     p = add("check", cmd_check, "lint decks: empty cards, ungradable points, duplicate ids")

@@ -45,10 +45,21 @@ def clean_line(text: str) -> str:
     return _SPACES_RE.sub(" ", text).strip()
 
 
+class Verbatim(str):
+    """A line of fenced code: kept as written (less trailing spaces), never cleaned."""
+
+    __slots__ = ()
+
+
 def clean_block(lines: Iterable[str]) -> str:
-    """Canonical multi-line text: each line cleaned, blank runs to one blank line, trimmed."""
+    """Canonical multi-line text: each line cleaned, blank runs to one blank line, trimmed.
+
+    ``Verbatim`` lines (fenced code) are kept as they are, blank ones too."""
     out: list[str] = []
     for raw in lines:
+        if isinstance(raw, Verbatim):
+            out.append(raw.rstrip())
+            continue
         line = clean_line(raw)
         if line or (out and out[-1]):
             out.append(line)

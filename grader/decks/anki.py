@@ -9,23 +9,22 @@ Fields may be quoted ("...", with "" for a quote) and then hold separators and l
 from __future__ import annotations
 
 import csv
-import html
 import io
 import re
 
 from grader.cards import Card, Deck, DeckError
 from grader.decks._common import (
-    build_card,
-    clean_block,
     deck_id,
     fail,
-    slugify,
-    unique_slug,
     where,
 )
-from grader.decks.answer import parse_answer
+from grader.decks._html import html_to_text
+from grader.decks.answer import note_card
 
 SEPARATORS = {"tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " ", "colon": ":"}
+# Column labels that say which column is the question and which the answer, in a
+# `#columns:` header or a CSV's header row (compared case-insensitively).
+COLUMN_PAIRS = (("front", "back"), ("question", "answer"), ("term", "definition"))
 _META_COLUMNS = ("guid column", "notetype column", "deck column", "tags column")
 _HEADER_KEYS = frozenset(
     {"separator", "html", "columns", "deck", "notetype", "tags", *_META_COLUMNS}
@@ -35,12 +34,6 @@ _LOOKS_HTML_RE = re.compile(
     r"|&(?:nbsp|amp|lt|gt|quot|#\d+);",
     re.IGNORECASE,
 )
-_DROP_RE = re.compile(r"<(script|style)\b.*?</\1\s*>|\[sound:[^\]]*\]", re.IGNORECASE | re.DOTALL)
-_ITEM_TAG_RE = re.compile(r"<\s*li\b[^>]*>", re.IGNORECASE)
-_BREAK_RE = re.compile(
-    r"<\s*br\s*/?\s*>|<\s*/?\s*(?:div|p|ul|ol|li|h[1-6]|tr|blockquote)\b[^>]*>", re.IGNORECASE
-)
-_TAG_RE = re.compile(r"<[^>]*>")
 
 
 def _header(line: str) -> tuple[str, str] | None:
@@ -64,12 +57,14 @@ def looks_like_anki(text: str) -> bool:
     return False
 
 
-def html_to_text(field: str) -> str:
-    """Anki's HTML field as text: <br>, <div>, <p> and <li> become line breaks, tags go."""
-    text = _DROP_RE.sub("", field)
-    text = _ITEM_TAG_RE.sub("\n- ", text)  # list items stay recognisable as bullet points
-    text = _BREAK_RE.sub("\n", text)
-    return html.unescape(_TAG_RE.sub("", text))
+def has_header_row(text: str) -> bool:
+    """True when the first line is a CSV header naming the columns ("Question,Answer")."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    for sep in ("\t", ",", ";", "|"):
+        if sep in first:
+            row = next(csv.reader([first], delimiter=sep), [])
+            return _column_pair(_labels(row)) is not None
+    return False
 
 
 def _headers(lines: list[str]) -> tuple[dict[str, tuple[int, str]], int, list[int]]:
@@ -127,9 +122,11 @@ def parse_anki(text: str, source: str) -> Deck:
     labels: list[str] = []
     if "columns" in headers:
         row = next(csv.reader([headers["columns"][1]], delimiter=sep), [])
-        labels = [label.strip().lower() for label in row]
+        labels = _labels(row)
     deck_col = _column(headers, "deck column", source)
     rows = _rows(body, sep, source, skip)
+    if not labels and rows and _column_pair(_labels(rows[0][1])):
+        labels = _labels(rows.pop(0)[1])  # a CSV header row names the columns; not a card
     title = headers["deck"][1] if "deck" in headers else ""
     # a note whose front begins with "#" up there is one Anki would not import either
     warnings = [f"{where(source, n)}: not an Anki header; skipped" for n in ignored]
@@ -142,25 +139,35 @@ def parse_anki(text: str, source: str) -> Deck:
             title = row[deck_col]
         if is_html:
             front, back = html_to_text(front), html_to_text(back)
-        question = clean_block(front.splitlines())
-        sections, summary = parse_answer(back.splitlines(), first_line=line)
-        if not question or not any(p.text for s in sections for p in s.points):
-            what = "no front (question)" if not question else "no back (reference points)"
-            warnings.append(f"{where(source, line)}: note {note} has {what}; skipped")
-            continue
-        card_id = unique_slug(slugify(question), taken, fallback=f"card-{len(cards) + 1}")
-        cards.append(build_card(card_id, question, sections, summary, len(cards) + 1))
+        card = note_card(
+            front, back.splitlines(), taken=taken, position=len(cards) + 1, first_line=line
+        )
+        if isinstance(card, str):
+            warnings.append(f"{where(source, line)}: note {note} has {card}; skipped")
+        else:
+            cards.append(card)
     if not cards:
         raise fail(source, None, "no notes with both a front and a back")
     title = title.split("::")[-1].strip() or deck_id(source).replace("-", " ").capitalize()
     return Deck(deck_id(source), title, tuple(cards), source=source, warnings=tuple(warnings))
 
 
+def _labels(row: list[str]) -> list[str]:
+    return [label.strip().casefold() for label in row]
+
+
+def _column_pair(labels: list[str]) -> tuple[str, str] | None:
+    """The labels of the question and answer columns, where a known pair names them."""
+    return next((pair for pair in COLUMN_PAIRS if pair[0] in labels and pair[1] in labels), None)
+
+
 def _front_back(fields: list[tuple[int, str]], labels: list[str]) -> tuple[str, str]:
-    # Prefer the columns labelled Front and Back; otherwise the first two non-meta fields.
+    # Prefer the columns labelled Front and Back (or Question and Answer, ...); otherwise the
+    # first two non-meta fields.
     named = {labels[i]: value for i, value in fields if i < len(labels)}
-    if "front" in named and "back" in named:
-        return named["front"], named["back"]
+    pair = _column_pair([label for label in labels if label in named])
+    if pair:
+        return named[pair[0]], named[pair[1]]
     values = [value for _, value in fields] + ["", ""]
     return values[0], values[1]
 

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import re
 
-from grader.decks._common import PointDraft, SectionDraft, clean_block, clean_line
+from grader.cards import Card
+from grader.decks._common import (
+    PointDraft,
+    SectionDraft,
+    build_card,
+    clean_block,
+    clean_line,
+    slugify,
+    unique_slug,
+)
 from grader.split import split_points
 
 # A bullet glyph or "1." / "1)" followed by the item's text.
@@ -40,8 +49,13 @@ def _is_heading(line: str) -> bool:
     return line.endswith(":") and len(line) <= _MAX_HEADING and not _BULLET_RE.match(line)
 
 
-def parse_answer(lines: list[str], first_line: int = 1) -> tuple[list[SectionDraft], str | None]:
-    """Sections (untitled first section when points precede any heading) and the summary."""
+def parse_answer(
+    lines: list[str], first_line: int = 1, *, line_points: bool = False
+) -> tuple[list[SectionDraft], str | None]:
+    """Sections (untitled first section when points precede any heading) and the summary.
+
+    With ``line_points`` (an Anki note's answer, whose lines are its author's <br>s, <div>s
+    and list items) each line is a point of its own."""
     sections: list[SectionDraft] = []
     summary: list[str] | None = None
     prose: list[str] = []
@@ -82,7 +96,10 @@ def parse_answer(lines: list[str], first_line: int = 1) -> tuple[list[SectionDra
             sections.append(SectionDraft(title, number, number=written))
             continue
         item = ITEM_RE.match(line)
-        if item:
+        if line_points:
+            text = item.group(1) if item else line
+            current().points.append(PointDraft(text, number))
+        elif item:
             flush_prose()
             open_point = PointDraft(item.group(1), number)
             current().points.append(open_point)
@@ -93,3 +110,24 @@ def parse_answer(lines: list[str], first_line: int = 1) -> tuple[list[SectionDra
     flush_prose()
     text = clean_block(summary) if summary is not None else ""
     return sections, text or None
+
+
+def note_card(
+    front: str,
+    back: list[str],
+    *,
+    taken: set[str],
+    position: int,
+    first_line: int = 1,
+    line_points: bool = False,
+) -> Card | str:
+    """A card from a note's front (text) and back (lines), its id unique among ``taken``; or,
+    where the note has no question or no points, what it lacks (for the reader's warning)."""
+    question = clean_block(front.splitlines())
+    sections, summary = parse_answer(back, first_line, line_points=line_points)
+    if not question:
+        return "no front (question)"
+    if not any(p.text for s in sections for p in s.points):
+        return "no back (reference points)"
+    card_id = unique_slug(slugify(question), taken, fallback=f"card-{position}")
+    return build_card(card_id, question, sections, summary, position)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from grader.cards import DeckError
-from grader.decks.anki import looks_like_anki
+from grader.decks.anki import has_header_row, looks_like_anki
 from grader.decks.brainscape import looks_like_brainscape
 from grader.decks.markdown import HEADING_RE
 
 FORMATS: tuple[str, ...] = ("markdown", "brainscape", "anki-txt")
+# What `flashgrade import --format` takes: the text formats, "csv" (Anki's text reader, which
+# also takes a header row) and Anki packages, which are binary.
+IMPORT_FORMATS: tuple[str, ...] = (*FORMATS, "csv", "apkg")
 
 
 def looks_like_markdown(text: str) -> bool:
@@ -29,7 +32,7 @@ def detect_format(text: str, source: str = "<text>") -> str:
     suffix = PurePath(source).suffix.lower()
     if suffix in (".md", ".markdown") and looks_like_markdown(text):
         return "markdown"
-    if looks_like_anki(text):
+    if looks_like_anki(text) or has_header_row(text):
         return "anki-txt"
     if looks_like_markdown(text):
         return "markdown"

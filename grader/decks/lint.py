@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.cards import Deck, DeckError
+from grader.cards import Card, Deck, DeckError
 from grader.decks.load import load_deck
 from grader.text import content_tokens, tokenize
 
@@ -32,6 +32,10 @@ class Finding:
 def _gradable_words(text: str) -> list[str]:
     # The grader's own notion of a content word, so "check" predicts what grading sees.
     return [t.word for t in content_tokens(tokenize(text))]
+
+
+def _stems(text: str) -> frozenset[str]:
+    return frozenset(t.stem for t in content_tokens(tokenize(text)))
 
 
 def _relative(message: str, source: str) -> str:
@@ -66,21 +70,10 @@ def check_cards(deck: Deck) -> list[Finding]:
                 )
             )
         questions.setdefault(key, card.id)
-        seen: dict[str, str] = {}
+        findings += _point_findings(card)
         for point in card.points:
             name = f"card {card.id!r} point {point.id}"
-            if not _gradable_words(point.text):
-                findings.append(
-                    Finding(
-                        "error",
-                        f"{name} has nothing to grade (only stop words or punctuation): "
-                        f"{point.text!r}",
-                    )
-                )
             folded = _fold(point.text)
-            if folded in seen:
-                findings.append(Finding("warning", f"{name} repeats point {seen[folded]}"))
-            seen.setdefault(folded, point.id)
             for alias in point.aliases:
                 if _fold(alias.term) not in folded:
                     findings.append(
@@ -89,6 +82,38 @@ def check_cards(deck: Deck) -> list[Finding]:
                             f"{name}: alias term {alias.term!r} does not occur in the point",
                         )
                     )
+    return findings
+
+
+def _point_findings(card: Card) -> list[Finding]:
+    """The points that the grader cannot match on their own, each with the reason."""
+    findings: list[Finding] = []
+    question = _stems(card.question)
+    seen: dict[frozenset[str], str] = {}
+    for point in card.points:
+        name = f"card {card.id!r} point {point.id}"
+        words = _gradable_words(point.text)
+        stems = _stems(point.text)
+        if not words:
+            findings.append(
+                Finding(
+                    "error",
+                    f"{name} has nothing to grade (only stop words or punctuation): {point.text!r}",
+                )
+            )
+            continue
+        if stems in seen:  # the same content words: one answer would credit both alike
+            findings.append(Finding("warning", f"{name} repeats point {seen[stems]}"))
+        elif stems <= question:
+            shared = ", ".join(repr(w) for w in dict.fromkeys(words))
+            findings.append(
+                Finding(
+                    "warning",
+                    f"{name} has only words of the question ({shared}): an answer that "
+                    "repeats the question would seem to cover it",
+                )
+            )
+        seen.setdefault(stems, point.id)
     return findings
 
 

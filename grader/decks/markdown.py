@@ -16,6 +16,7 @@ from grader.decks._common import (
     SLUG_RE,
     PointDraft,
     SectionDraft,
+    Verbatim,
     build_card,
     clean_block,
     clean_line,
@@ -24,6 +25,7 @@ from grader.decks._common import (
     where,
 )
 from grader.decks.answer import section_title
+from grader.decks.blocks import literal_lines
 
 HEADING_RE = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*))?$")
 ITEM_RE = re.compile(r"^([-*+]|\d{1,9}[.)])(?:[ \t]+(.*))?$")
@@ -63,6 +65,7 @@ class _CardDraft:
     summary: list[str] | None = None
     mode: str = "question"  # then "points" or "summary"
     point: PointDraft | None = None  # the item a following line may continue
+    point_indent: int = 2  # the column where that item's text starts
     blank: bool = False
 
 
@@ -84,8 +87,12 @@ class _Reader:
 
     def read(self, text: str) -> Deck:
         comment = 0  # the line where an open <!-- comment --> started
+        literal = literal_lines(text)  # fenced code and tables: content, not structure
         for n, raw in enumerate(text.splitlines(), 1):
             raw = raw.expandtabs(4).rstrip()
+            if self.card is not None and n - 1 in literal and not comment:
+                self.literal(n, raw, literal[n - 1])
+                continue
             if comment:
                 comment = 0 if "-->" in raw else comment
                 continue
@@ -199,6 +206,24 @@ class _Reader:
         self.point_line(n, card, indent, line, item)
         card.blank = False
 
+    def literal(self, n: int, raw: str, kind: str) -> None:
+        """A line of fenced code (kept verbatim) or of a table, in a question, point or summary."""
+        card = self.card
+        assert card is not None
+        line: str = Verbatim(raw) if kind == "fence" else unescape(raw.strip())
+        if card.mode == "question":
+            card.question.append(line)
+        elif card.mode == "summary":
+            assert card.summary is not None
+            card.summary.append(line)
+        elif card.point is None:
+            self.point_line(n, card, 0, raw.strip(), None)  # says it is not a list item
+        else:
+            indent = len(raw) - len(raw.lstrip())
+            text = raw[min(indent, card.point_indent) :] if kind == "fence" else clean_line(raw)
+            card.point.text = f"{card.point.text}\n{text}"
+            card.blank = False
+
     def point_line(
         self, n: int, card: _CardDraft, indent: int, line: str, item: re.Match[str] | None
     ) -> None:
@@ -217,6 +242,7 @@ class _Reader:
             if not text:
                 raise self.error(n, "an empty list item; write the point's text after '- '")
             card.point = PointDraft(text, n)
+            card.point_indent = indent + item.start(2)
             section.points.append(card.point)
         elif card.point is not None and (indent >= 2 or not card.blank):
             card.point.text = f"{card.point.text} {clean_line(line)}"  # a wrapped point

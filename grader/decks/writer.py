@@ -6,6 +6,7 @@ import re
 
 from grader.cards import Card, Deck
 from grader.decks._common import clean_line
+from grader.decks.blocks import literal_lines
 from grader.decks.markdown import ITEM_RE
 
 _NUMBERED_RE = re.compile(r"^(\d{1,9})([.)])")
@@ -27,7 +28,18 @@ def escape(line: str) -> str:
 
 
 def _block(text: str) -> list[str]:
-    return [escape(line) for line in text.split("\n")]
+    # Lines of fenced code are written as they are; the reader keeps them verbatim.
+    literal = literal_lines(text)
+    return [
+        line if literal.get(i) == "fence" else escape(line)
+        for i, line in enumerate(text.split("\n"))
+    ]
+
+
+def _point(text: str) -> list[str]:
+    """A point's item; a point holding code or a table goes on in lines indented under it."""
+    first, *rest = text.split("\n")
+    return [f"- {clean_line(first)}", *(f"  {line}" if line else "" for line in rest)]
 
 
 def _card(card: Card) -> list[str]:
@@ -38,7 +50,7 @@ def _card(card: Card) -> list[str]:
         if headed:
             out += [f"### {number}. {clean_line(title)}".rstrip(), ""]
         for point in points:
-            out.append(f"- {clean_line(point.text)}")
+            out += _point(point.text)
             for alias in point.aliases:
                 out.append(f"  - aliases: {alias.term} = {', '.join(alias.alternatives)}")
         out.append("")
