@@ -451,6 +451,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(f"cannot open the database {database}: {exc}") from None
     except OSError as exc:
         raise CliError(f"cannot use data directory {settings.data_dir}: {exc.strerror}") from None
+    if not app.state.accounts.exist() and not _is_loopback(settings.host):
+        raise CliError(
+            f"refusing to serve on {settings.host} in local mode (no sign-in, so anyone who "
+            "reaches the port could read and change everything): create an account first "
+            "with `flashgrade users add NAME`, or serve on 127.0.0.1"
+        )
     print(
         f"flashgrade: decks from {settings.decks_dir}, database {database}",
         file=sys.stderr,
@@ -468,6 +474,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server_header=False,
     )
     return 0
+
+
+def _is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach (a name must resolve only to such)."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
 
 
 def _positive(value: str) -> int:
@@ -649,7 +670,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("decks", nargs="+", metavar="DECK")
 
     add("llm-check", cmd_llm_check, "send one small request to the configured LLM endpoint")
+
+    p = add("users", cmd_users, "manage accounts (the first one ends local mode: sign-in)")
+    p.add_argument("--db", default=None, help="SQLAlchemy database URL")
+    users = p.add_subparsers(dest="users_command", required=True, parser_class=_Parser)
+    q = users.add_parser("add", help="add an account (the first one is an admin)")
+    q.add_argument("name")
+    q.add_argument("--admin", action="store_true", help="may manage decks and accounts")
+    users.add_parser("list", help="every account with its activity")
+    for name, text in (
+        ("remove", "delete an account with its history"),
+        ("passwd", "set a new password (signs the person out everywhere)"),
+        ("token", "print a new API token (shown once)"),
+    ):
+        users.add_parser(name, help=text).add_argument("name")
+    for q in users.choices.values():  # --db after the subcommand too
+        q.add_argument("--db", default=argparse.SUPPRESS, help="SQLAlchemy database URL")
     return parser
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    """``flashgrade users ...`` (web/cli_users.py)."""
+    from web.cli_users import run_users
+
+    return run_users(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
