@@ -6,13 +6,15 @@ from async code); grading is async so that an LLM call never blocks the event lo
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, delete, select
+from sqlalchemy.exc import IntegrityError
 
 from grader import Card, CardNotFound, Deck, GradeResult, grade_async
 from grader.llm_types import ChatClient
@@ -27,10 +29,11 @@ from web.settings import Settings
 from web.storage import attempt_queries, due, reviews
 from web.storage.attempt_writer import AttemptWriter, insert_attempts
 from web.storage.database import Store
-from web.storage.models import LOCAL_PERSON, Attempt, CardState, utcnow
+from web.storage.models import LOCAL_PERSON, Attempt, CardState, IdempotencyKey, utcnow
 
 MAX_SECONDS = 24 * 3600.0
 PAGE_SIZE = 100  # cards per page of a deck
+KEY_LIFETIME = timedelta(hours=24)  # an idempotency key answers its first reply this long
 
 
 class NotFound(LookupError):
@@ -62,6 +65,45 @@ class Submitted:
 
     def to_dict(self) -> dict[str, Any]:
         return {"attempt_id": self.attempt_id, **self.graded.to_dict()}
+
+
+@dataclass(frozen=True, slots=True)
+class Once:
+    """The attempt stored under an idempotency key, and whether this request stored it."""
+
+    attempt_id: int
+    reply: dict[str, Any]  # the first reply: {"attempt_id", ...the grade object}
+    replayed: bool
+
+
+def reply_of(attempt: Attempt) -> dict[str, Any]:
+    """The reply ``POST /api/attempts`` gave for a stored attempt (its grade object, with the
+    suggestion shown), rebuilt from what the attempt keeps."""
+    points = [
+        {
+            "id": p.get("id"),
+            "section": p.get("section"),
+            "text": p.get("text"),
+            "status": p.get("status"),
+            "evidence": p.get("evidence"),
+            "contradicted": p.get("contradicted") is True,
+        }
+        for p in attempt.points or ()
+    ]
+    return {
+        "attempt_id": attempt.id,
+        "score": attempt.suggested,
+        "coverage": round(attempt.coverage, 4),
+        "method": attempt.method,
+        "points": points,
+        "missing": [p["text"] for p in points if p["status"] == "missing"],
+        "warnings": list(attempt.warnings or ()),
+        "grader_version": attempt.grader_version,
+    }
+
+
+class _KeyTaken(Exception):
+    """Another request stored an attempt under the same key first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +223,63 @@ class Practice:
         attempt_id = await self.writer.add(self._attempt_row(graded, answer, seconds))
         self.metrics.attempts.inc()
         return Submitted(attempt_id, graded)
+
+    async def submit_once(
+        self,
+        key: str,
+        deck_id: str,
+        card_key: str | int,
+        answer: str,
+        *,
+        seconds: float | None,
+    ) -> Once:
+        """``submit`` under an idempotency key: the first request with ``key`` from this
+        person within KEY_LIFETIME stores the attempt; every later one gets its reply and
+        stores nothing (a client retrying after a timeout, a form sent twice)."""
+        first = await asyncio.to_thread(self._keyed, key)
+        if first is not None:
+            return Once(first.id, reply_of(first), replayed=True)
+        graded = await self.grade(deck_id, card_key, answer)
+        row = self._attempt_row(graded, answer, seconds)
+        try:
+            attempt_id = await asyncio.to_thread(self._store_keyed, key, row)
+        except _KeyTaken:
+            first = await asyncio.to_thread(self._keyed, key)
+            assert first is not None  # the key's row and its attempt commit together
+            return Once(first.id, reply_of(first), replayed=True)
+        self.metrics.attempts.inc()
+        return Once(attempt_id, Submitted(attempt_id, graded).to_dict(), replayed=False)
+
+    def _keyed(self, key: str) -> Attempt | None:
+        since = self.clock() - KEY_LIFETIME
+        with self.store.read() as session:
+            return session.scalar(
+                select(Attempt)
+                .join(IdempotencyKey, IdempotencyKey.attempt_id == Attempt.id)
+                .where(
+                    IdempotencyKey.person_id == self.person,
+                    IdempotencyKey.key == key,
+                    IdempotencyKey.created_at > since,
+                )
+            )
+
+    def _store_keyed(self, key: str, row: dict[str, Any]) -> int:
+        now = self.clock()
+        try:
+            with self.store.write() as session:
+                # keys past their lifetime are free again (and need not be kept)
+                session.execute(
+                    delete(IdempotencyKey).where(IdempotencyKey.created_at <= now - KEY_LIFETIME)
+                )
+                [attempt_id] = insert_attempts(session, [row])
+                session.add(
+                    IdempotencyKey(
+                        person_id=self.person, key=key, attempt_id=attempt_id, created_at=now
+                    )
+                )
+        except IntegrityError:
+            raise _KeyTaken from None
+        return attempt_id
 
     def record_attempt(self, graded: Graded, answer: str, seconds: float | None) -> int:
         """Store an attempt with its points in a transaction of its own; returns the id the

@@ -11,7 +11,7 @@ import io
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
@@ -130,11 +130,25 @@ async def grade(body: GradeRequest, practice: PracticeDep) -> Response:
     summary="Grade an answer and store the attempt",
     responses=_BODY_ERRORS,
 )
-async def create_attempt(body: AttemptRequest, practice: PracticeDep) -> Response:
-    submitted = await practice.submit(body.deck, body.card, body.answer, seconds=body.seconds)
-    return _json(
-        submitted.to_dict(), status=201, headers={"Location": f"/attempts/{submitted.attempt_id}"}
-    )
+async def create_attempt(
+    body: AttemptRequest,
+    practice: PracticeDep,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
+) -> Response:
+    """With an ``Idempotency-Key``, a retry within 24 hours gets the first reply and stores
+    nothing (``Idempotent-Replayed: true`` says so)."""
+    if idempotency_key is None:
+        submitted = await practice.submit(body.deck, body.card, body.answer, seconds=body.seconds)
+        attempt_id, reply, replayed = submitted.attempt_id, submitted.to_dict(), False
+    else:
+        once = await practice.submit_once(
+            f"api:{idempotency_key}", body.deck, body.card, body.answer, seconds=body.seconds
+        )
+        attempt_id, reply, replayed = once.attempt_id, once.reply, once.replayed
+    headers = {"Location": f"/attempts/{attempt_id}"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return _json(reply, status=201, headers=headers)
 
 
 def _json(content: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:

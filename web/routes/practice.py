@@ -7,6 +7,7 @@ reload never submits twice.
 
 from __future__ import annotations
 
+import secrets
 import time
 from contextlib import suppress
 from typing import Annotated, Any
@@ -97,6 +98,8 @@ def _practice_page(
         "card": card,
         "csrf_token": token,
         "shown_at": int(time.time() * 1000),
+        # one attempt per showing of the form: Back and send again shows the first one
+        "form_key": secrets.token_urlsafe(16),
         "last": last,
         "mono": mono,
         "ahead": ahead,
@@ -161,6 +164,7 @@ async def submit(
     seconds: Annotated[str, Form()] = "",
     shown_at: Annotated[str, Form()] = "",
     mono: Annotated[bool, Form()] = False,
+    form_key: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     answer = answer.replace("\r\n", "\n")  # browsers send a textarea's line ends as CRLF
     try:
@@ -170,7 +174,12 @@ async def submit(
         context = {"status": 404, "detail": str(exc), "kept_answer": answer}
         return render(request, "error.html", context, status_code=404)
     try:
-        submitted = await practice.submit(deck, card, answer, seconds=_seconds(seconds, shown_at))
+        took = _seconds(seconds, shown_at)
+        if form_key:
+            once = await practice.submit_once(f"form:{form_key}", deck, card, answer, seconds=took)
+            attempt_id = once.attempt_id
+        else:
+            attempt_id = (await practice.submit(deck, card, answer, seconds=took)).attempt_id
     except AnswerTooLong as exc:
         # keep what was typed: nothing is lost, the person can shorten it
         return _practice_page(
@@ -185,9 +194,7 @@ async def submit(
         return _practice_page(
             request, d, c, token, mono=mono, answer=answer, error=error, status_code=503
         )
-    return _see_other(
-        request, "feedback", "?mono=1" if mono else "", attempt_id=submitted.attempt_id
-    )
+    return _see_other(request, "feedback", "?mono=1" if mono else "", attempt_id=attempt_id)
 
 
 @router.get("/attempts/{attempt_id}", name="feedback")
