@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from web_helpers import PASSWORD, attempt, fast_accounts, scored, sign_in
 
 from web.accounts import FAILURES_ALLOWED, AccountError, Throttled
 from web.storage.models import utcnow
-from web_helpers import PASSWORD, attempt, fast_accounts, scored, sign_in
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
-
 from web_helpers import PASSWORD, attempt, fast_accounts, sign_in
 
 ANON, OWNER, OTHER, ADMIN = range(4)
