@@ -15,7 +15,6 @@ from sqlalchemy import Select
 
 from grader import Card, CardNotFound, Deck, GradeResult, grade_async
 from grader.llm_types import ChatClient
-from grader.scoring import at_least_2_if_covered
 from web import agreement
 from web.catalog import Catalog, DeckNotFound
 from web.deck_calibration import Calibrator
@@ -125,11 +124,13 @@ class Practice:
 
     def suggest(self, deck: Deck, card: Card, result: GradeResult) -> int:
         """The score to suggest for ``result``: every suggestion goes through here (calibration
-        per deck hooks in at this point)."""
+        per deck hooks in at this point). A calibrated suggestion is the person's own scale,
+        even where it says 1 beside a covered point: the grader's "at least 2 if a point is
+        covered" holds for its own scores only, or it would override someone who consistently
+        scores such answers 1."""
         if self.calibrator is None:
             return result.score
-        score = self.calibrator.apply(deck.id, result.score, result.method)
-        return at_least_2_if_covered(score, result.points)
+        return self.calibrator.apply(deck.id, result.score, result.method)
 
     async def grade(self, deck_id: str, card_key: str | int, answer: str) -> Graded:
         """Grade an answer without storing anything."""
