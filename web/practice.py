@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select
@@ -152,6 +152,8 @@ class Practice:
         if llm is not None and result.method != "llm":
             self.metrics.llm_fallbacks.inc()
         self.metrics.record_llm(result.llm_usage)
+        if not answer.strip():  # "I don't know": nothing for a calibration to adjust
+            return Graded(deck, card, result, result.score)
         # the deck's map is read from the database (another process may have changed it):
         # one primary-key lookup, cheaper inline than a hop to a thread and back
         return Graded(deck, card, result, self.suggest(deck, card, result))
@@ -311,10 +313,14 @@ class Practice:
             return due.counts(session, deck, now, per_day), due.rows(session, deck, cards, now)
 
     def next_card(self, deck_id: str) -> Card | None:
-        """The most overdue card, else a new one while today's limit allows, else None."""
+        """The most overdue card, else a new one while today's limit allows, else one due
+        within the learn-ahead limit, else None."""
         deck = self.deck(deck_id)
+        ahead = timedelta(minutes=self.settings.learn_ahead_minutes)
         with self.store.read() as session:
-            return due.next_card(session, deck, self.clock(), self.settings.new_cards_per_day)
+            return due.next_card(
+                session, deck, self.clock(), self.settings.new_cards_per_day, ahead
+            )
 
     def next_due_at(self, deck_id: str) -> datetime | None:
         deck = self.deck(deck_id)

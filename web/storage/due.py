@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -99,26 +99,42 @@ def rows(session: Session, deck: Deck, cards: Sequence[Card], now: datetime) -> 
     return out
 
 
-def next_card(session: Session, deck: Deck, now: datetime, per_day: int) -> Card | None:
-    """The most overdue card, else the first new one while today's limit allows, else None."""
-    best: tuple[datetime, str] | None = None
-    for ids in _chunks(deck.cards):
-        row = session.execute(
-            select(CardState.due, CardState.card_id)
-            .where(CardState.deck_id == deck.id, CardState.card_id.in_(ids), CardState.due <= now)
-            .order_by(CardState.due)
-            .limit(1)
-        ).first()
-        if row is not None and (best is None or row.due < best[0]):
-            best = (row.due, row.card_id)
-    if best is not None:
-        return deck.card(best[1])
+def next_card(
+    session: Session,
+    deck: Deck,
+    now: datetime,
+    per_day: int,
+    learn_ahead: timedelta = timedelta(0),
+) -> Card | None:
+    """The most overdue card, else the first new one while today's limit allows, else (as
+    Anki does when nothing else is left) the card falling due first within ``learn_ahead``:
+    a card just failed comes back in the same session. None when there is none of these."""
+    due_card = _first_due(session, deck, now)
+    if due_card is not None:
+        return due_card
     if new_left(session, deck.id, now, per_day) > 0:
         seen = set(session.scalars(select(CardState.card_id).where(CardState.deck_id == deck.id)))
         for card in deck.cards:
             if card.id not in seen:
                 return card
+    if learn_ahead > timedelta(0):
+        return _first_due(session, deck, now + learn_ahead)
     return None
+
+
+def _first_due(session: Session, deck: Deck, until: datetime) -> Card | None:
+    """The deck's card due first, if it is due by ``until``."""
+    best: tuple[datetime, str] | None = None
+    for ids in _chunks(deck.cards):
+        row = session.execute(
+            select(CardState.due, CardState.card_id)
+            .where(CardState.deck_id == deck.id, CardState.card_id.in_(ids), CardState.due <= until)
+            .order_by(CardState.due)
+            .limit(1)
+        ).first()
+        if row is not None and (best is None or row.due < best[0]):
+            best = (row.due, row.card_id)
+    return deck.card(best[1]) if best is not None else None
 
 
 def next_due_at(session: Session, deck: Deck) -> datetime | None:
