@@ -61,6 +61,12 @@
         }
       });
     }
+    window.addEventListener("pageshow", function (event) {
+      if (event.persisted) { // back from the next page: the form may be sent again
+        sent = false;
+        form.classList.remove("busy");
+      }
+    });
     form.addEventListener("submit", function (event) {
       if (sent) {
         event.preventDefault(); // one attempt per click, however impatient
@@ -146,6 +152,12 @@
       if (button) {
         event.preventDefault();
         form.requestSubmit(button);
+      }
+    });
+    window.addEventListener("pageshow", function (event) {
+      if (event.persisted) {
+        sent = false;
+        form.classList.remove("busy");
       }
     });
     form.addEventListener("submit", function (event) {
