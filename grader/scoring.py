@@ -107,7 +107,8 @@ def score_points(
 
 def at_least_2_if_covered(score: int, points: Sequence[PointResult]) -> int:
     """``score``, raised to 2 where a point is covered: "1 Not at all" beside a point marked
-    covered would contradict itself (also after a deck's calibration maps the score)."""
+    covered would contradict itself. (A deck calibrated to a person's overrides is their own
+    scale: the web app does not apply this to its calibrated suggestions.)"""
     if score == 1 and any(p.status == "covered" for p in points):
         return 2
     return score

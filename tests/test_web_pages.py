@@ -177,11 +177,13 @@ def test_feedback_shows_label_method_and_reference(web_client, form_token):
     assert "Adjust thresholds if model predictions show bias" in feedback.text
 
 
-def test_suggested_score_is_preselected_and_focused(web_client, form_token):
+def test_suggested_score_is_preselected_and_not_focused(web_client, form_token):
+    """Preselected for Enter; not focused, since no key shortcut fires on a focused control."""
     feedback = web_client.get(answer_card(web_client, form_token, PARTIAL).headers["location"])
     suggested = feedback.context["attempt"].suggested
-    button = re.search(r'<button[^>]*value="(\d)"[^>]*autofocus', feedback.text, re.S)
+    button = re.search(r'<button[^>]*value="(\d)"[^>]*aria-pressed="true"', feedback.text, re.S)
     assert button and int(button.group(1)) == suggested
+    assert "autofocus" not in feedback.text
 
 
 def test_script_typed_in_answer_is_escaped_on_feedback_page(web_client, form_token):
@@ -293,7 +295,12 @@ def _failing_writes(web_app, monkeypatch, error) -> None:  # type: ignore[no-unt
     async def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise error
 
+    def fail_now(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise error
+
+    # the group-commit writer (the API), and any transaction of its own (the practice form)
     monkeypatch.setattr(web_app.state.practice.writer, "add", fail)
+    monkeypatch.setattr(web_app.state.store, "write", fail_now)
 
 
 def test_a_database_that_cannot_be_written_just_now_is_a_503_saying_so(
@@ -343,7 +350,7 @@ def test_practise_ahead_on_any_card(web_client, form_token):
     attempt_id = posted.headers["location"].rsplit("/", 1)[1]
     web_client.post(f"/api/attempts/{attempt_id}/score", json={"score": 5})
     again = web_client.get("/decks/mlops/cards/5")
-    assert again.context["ahead"] and "Practising ahead · card 5" in again.text
+    assert again.context["ahead"] and "Card 5 of 7 · practising ahead" in again.text
 
 
 def test_deck_page_lists_cards_with_due_and_last_score(web_client, form_token):

@@ -32,8 +32,9 @@ def four_scored(web_client, mlops_md):
     card 1, empty answer (suggested 1): final 1 (0) and final 3 (+2)
     card 2, full answer  (suggested 5): final 4 (-1) and final 2 (-3)
 
-    overall: 1 of 4 exact (25%), mean final - suggested (0 + 2 - 1 - 3) / 4 = -0.5 (stricter),
-    mean distance 6 / 4 = 1.5; card 1: 1 of 2 (50%), +1.00; card 2: 0 of 2 (0%), -2.00.
+    overall: 1 of 4 exact (25%), mean distance 6 / 4 = 1.5, of it 2 / 4 = 0.5 up and
+    4 / 4 = 1.0 down (lower: twice as much down as up); mean final - suggested -0.5;
+    card 1: 1 of 2 (50%), 1.00 all up; card 2: 0 of 2 (0%), 2.00 all down.
     """
     full = full_answer(mlops_md, 2)
     pairs = [("1", "", 1), ("1", "", 3), ("2", full, 4), ("2", full, 2)]
@@ -243,7 +244,8 @@ def test_agreement_figures_worked_out_by_hand():
     assert r.overall.exact_rate == 0.25 and r.overall.mean_signed == -0.25
     assert r.overall.mean_abs == 5 / 4
     assert r.overall.grader_exact_rate == 0.25 and r.overall.grader_mean_signed == 0.0
-    assert r.overall.verdict == "you are stricter"
+    assert (r.overall.up_mean, r.overall.down_mean) == (0.5, 0.75)
+    assert r.overall.verdict == "you score both higher and lower than the grader"
     assert {k: (a.n, a.exact_rate, a.mean_signed) for k, a in r.by_deck.items()} == {
         "mlops": (3, 1 / 3, 1 / 3),
         "other": (1, 0.0, -2.0),
@@ -255,7 +257,8 @@ def test_agreement_figures_worked_out_by_hand():
     }
     assert list(r.by_method) == ["fuzzy", "llm"]
     assert (r.by_method["fuzzy"].mean_signed, r.by_method["llm"].mean_signed) == (1 / 3, -2.0)
-    assert r.by_deck["mlops"].verdict == "you are more lenient"
+    assert r.by_deck["mlops"].verdict == "you score higher than the grader"
+    assert r.by_deck["other"].verdict == "you score lower than the grader"
     assert r.by_method["llm"].calibrated and not r.by_method["fuzzy"].calibrated
 
 
@@ -264,25 +267,27 @@ def test_deck_stats_show_agreement_overall_by_method_and_by_card(web_client, fou
     ag = page.context["s"].agreement
     assert (ag.overall.n, ag.overall.exact_rate, ag.overall.mean_signed) == (4, 0.25, -0.5)
     assert ag.overall.mean_abs == 1.5
-    assert "equals the suggestion in <strong>25%</strong> of 4 scored answers." in page.text
-    assert "<strong>−0.50</strong> from the suggestion (final − suggested)" in page.text
-    assert "<strong>you are stricter than the grader</strong>" in page.text
-    assert "the mean distance is 1.50 levels" in page.text
+    text = re.sub(r"<[^>]+>", "", page.text)
+    assert "You agree with the grader on 25% of answers (1 of 4 scored)." in text
+    assert (
+        "Your score is on average 1.50 levels from the suggestion: 0.50 up and 1.00 down. "
+        "You score lower than the grader." in text
+    )
     assert agreement_rows(page.text, "By grading method") == [
-        ["fuzzy matching", "4", "25%", "−0.50", "stricter"]
+        ["fuzzy matching", "4", "25%", "1.50 (+0.50 / −1.00)", "lower"]
     ]
     by_card = agreement_rows(page.text, "By card")
     assert [row[0][:3] for row in by_card] == ["1. ", "2. "]
     assert [row[1:] for row in by_card] == [
-        ["2", "50%", "+1.00", "more lenient"],
-        ["2", "0%", "−2.00", "stricter"],
+        ["2", "50%", "1.00 (+1.00 / 0)", "higher"],
+        ["2", "0%", "2.00 (0 / −2.00)", "lower"],
     ]
 
 
 def test_overall_stats_show_agreement_by_deck(web_client, four_scored):
     page = web_client.get("/stats")
     assert agreement_rows(page.text, "By deck") == [
-        ["ML Ops Flashcards", "4", "25%", "−0.50", "stricter", "–"]
+        ["ML Ops Flashcards", "4", "25%", "1.50 (+0.50 / −1.00)", "lower", "–"]
     ]
     assert 'href="/decks/mlops/stats">ML Ops Flashcards</a>' in page.text
 
@@ -297,8 +302,8 @@ def test_agreement_is_split_by_grading_method(web_client, web_app, mlops_md):
     web_client.post(f"/api/attempts/{last['attempt_id']}/score", json={"score": 2})
     page = web_client.get("/decks/mlops/stats")
     assert agreement_rows(page.text, "By grading method") == [
-        ["fuzzy matching", "3", "33%", "+0.33", "more lenient"],
-        ["LLM rubric", "1", "0%", "−3.00", "stricter"],
+        ["fuzzy matching", "3", "33%", "1.00 (+0.67 / −0.33)", "higher"],
+        ["LLM rubric", "1", "0%", "3.00 (0 / −3.00)", "lower"],
     ]
 
 
@@ -391,3 +396,45 @@ def test_today_is_the_last_day_of_the_window(web_client):
     s = web_client.get("/stats?days=30").context["s"]
     assert len(s.reviews_per_day) == 30 and len(s.mastery) == 30
     assert s.reviews_per_day[-1][0] == s.today and isinstance(s.today, date)
+
+
+# --- wording and honesty (issue 16) -----------------------------------------------------------
+
+
+def test_ups_and_downs_that_cancel_are_not_called_agreement(web_client, mlops_md):
+    full = full_answer(mlops_md, 2)
+    for card, text, final in [("1", "", 3), ("2", full, 3), ("1", "", 1), ("2", full, 5)]:
+        scored(web_client, card, text, final)  # +2, -2, 0, 0: a mean of 0, half of them exact
+    page = web_client.get("/decks/mlops/stats")
+    ag = page.context["s"].agreement.overall
+    assert (ag.mean_signed, ag.mean_abs, ag.up_mean, ag.down_mean) == (0.0, 1.0, 0.5, 0.5)
+    text = re.sub(r"<[^>]+>", "", page.text)
+    assert "You agree with the grader on 50% of answers (2 of 4 scored)." in text
+    assert "You score both higher and lower than the grader." in text
+    assert "agree on average" not in text and "You are" not in text
+
+
+def test_the_score_chart_has_a_visible_title(web_client, four_scored):
+    page = web_client.get("/decks/mlops/stats")
+    figure = re.search(r'<figure class="chart-figure">(.*?)</figure>', page.text, re.S)
+    assert figure
+    assert '<figcaption id="scores-h" class="chart-title">Final scores given</figcaption>' in (
+        figure.group(1)
+    )
+    assert '<svg class="chart ' in figure.group(1)
+
+
+def test_points_missed_equally_often_are_listed_in_deck_order(web_client, mlops_md):
+    for position in (3, 1, 2):  # answered out of deck order, each left empty and scored 1
+        scored(web_client, str(position), "", 1)
+    missed = web_client.get("/decks/mlops/stats").context["s"].missed
+    deck = load_deck(mlops_md)
+    expected = [(c.id, p.id) for c in deck.cards[:3] for p in c.points][:8]
+    assert [(p.card_id, p.point_id) for p in missed] == expected
+
+
+def test_points_missed_count_only_answers_scored_3_or_less(web_client):
+    scored(web_client, "1", "", 5)  # the person says the grader was wrong: nothing was missed
+    scored(web_client, "1", "", 3)
+    missed = web_client.get("/decks/mlops/stats").context["s"].missed
+    assert missed and {(p.missed, p.graded) for p in missed} == {(1, 2)}

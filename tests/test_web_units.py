@@ -385,7 +385,11 @@ def test_most_overdue_card_comes_first(mlops_md):
         assert due.counts(session, 0, deck, now, per_day=0).due == 2
 
 
-def test_a_calibrated_suggestion_beside_a_covered_point_is_never_1(web_client, web_app, mlops_md):
+def test_a_calibrated_suggestion_follows_the_person_even_beside_a_covered_point(
+    web_client, web_app, mlops_md
+):
+    """The grader's own score is never 1 beside a covered point; a calibrated suggestion is the
+    person's scale, and one who scores such answers 1 gets 1 (issue 16)."""
     from grader import grade, load_deck
     from grader.calibration import Calibration
 
@@ -398,6 +402,6 @@ def test_a_calibrated_suggestion_beside_a_covered_point_is_never_1(web_client, w
     always_lower = Calibration((1, 1, 2, 3, 4), 20, 20, -1.0)
     calibrator.active = lambda person, deck_id, method="fuzzy": always_lower
     practice = web_app.state.practice
-    assert practice.suggest(deck, card, result) == 2
+    assert practice.suggest(deck, card, result) == 1
     vague = grade(card, "Keep an eye on it.")
     assert practice.suggest(deck, card, vague) == 1

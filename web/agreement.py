@@ -23,7 +23,7 @@ from web.storage.models import AgreementTotal, Attempt
 
 log = logging.getLogger(__name__)
 
-# |mean signed difference| below this reads as "agrees on average"
+# a mean distance below this many levels reads as agreeing
 NEUTRAL = 0.25
 
 
@@ -65,6 +65,31 @@ class Agreement:
         return self.abs_sum / self.n if self.n else 0.0
 
     @property
+    def up_mean(self) -> float:
+        """The part of ``mean_abs`` where the final score is above the suggestion: levels up,
+        per scored attempt. With ``down_mean`` it says which way the person differs, where a
+        mean of signed differences would let ups and downs cancel."""
+        return (self.abs_sum + self.signed_sum) / 2 / self.n if self.n else 0.0
+
+    @property
+    def down_mean(self) -> float:
+        """The part of ``mean_abs`` where the final score is below the suggestion."""
+        return (self.abs_sum - self.signed_sum) / 2 / self.n if self.n else 0.0
+
+    @property
+    def direction(self) -> str:
+        """The way the person differs: "same" (under NEUTRAL levels apart on average),
+        "higher" or "lower" (at least twice as much one way as the other), else "both"."""
+        if not self.n or self.mean_abs < NEUTRAL:
+            return "same"
+        up, down = self.abs_sum + self.signed_sum, self.abs_sum - self.signed_sum  # twice each
+        if up >= 2 * down:
+            return "higher"
+        if down >= 2 * up:
+            return "lower"
+        return "both"
+
+    @property
     def grader_exact_rate(self) -> float:
         return self.grader_exact / self.n if self.n else 0.0
 
@@ -79,13 +104,15 @@ class Agreement:
 
     @property
     def verdict(self) -> str:
-        """Which way the person differs from the suggestions on average, in words."""
+        """Which way the person differs from the suggestions, in words."""
         if not self.n:
             return "no scores yet"
-        m = self.mean_signed
-        if abs(m) < NEUTRAL:
-            return "you agree on average"
-        return "you are stricter" if m < 0 else "you are more lenient"
+        return {
+            "same": "you agree with the grader",
+            "higher": "you score higher than the grader",
+            "lower": "you score lower than the grader",
+            "both": "you score both higher and lower than the grader",
+        }[self.direction]
 
 
 EMPTY = Agreement(0, 0, 0, 0, 0, 0)

@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 
 from grader import Card, CardNotFound, Deck, GradeResult, grade_async
 from grader.llm_types import ChatClient
-from grader.scoring import at_least_2_if_covered
 from web import agreement
 from web.catalog import Catalog, DeckNotFound
 from web.deck_calibration import Calibrator
@@ -180,11 +179,13 @@ class Practice:
 
     def suggest(self, deck: Deck, card: Card, result: GradeResult) -> int:
         """The score to suggest for ``result``: every suggestion goes through here (calibration
-        per deck hooks in at this point)."""
+        per deck hooks in at this point). A calibrated suggestion is the person's own scale,
+        even where it says 1 beside a covered point: the grader's "at least 2 if a point is
+        covered" holds for its own scores only, or it would override someone who consistently
+        scores such answers 1."""
         if self.calibrator is None:
             return result.score
-        score = self.calibrator.apply(self.person, deck.id, result.score, result.method)
-        return at_least_2_if_covered(score, result.points)
+        return self.calibrator.apply(self.person, deck.id, result.score, result.method)
 
     async def grade(self, deck_id: str, card_key: str | int, answer: str) -> Graded:
         """Grade an answer without storing anything."""
@@ -206,6 +207,8 @@ class Practice:
         if llm is not None and result.method != "llm":
             self.metrics.llm_fallbacks.inc()
         self.metrics.record_llm(result.llm_usage)
+        if not answer.strip():  # "I don't know": nothing for a calibration to adjust
+            return Graded(deck, card, result, result.score)
         # the deck's map is read from the database (another process may have changed it):
         # one primary-key lookup, cheaper inline than a hop to a thread and back
         return Graded(deck, card, result, self.suggest(deck, card, result))
@@ -435,11 +438,13 @@ class Practice:
             )
 
     def next_card(self, deck_id: str) -> Card | None:
-        """The most overdue card, else a new one while today's limit allows, else None."""
+        """The most overdue card, else a new one while today's limit allows, else one due
+        within the learn-ahead limit, else None."""
         deck = self.deck(deck_id)
+        ahead = timedelta(minutes=self.settings.learn_ahead_minutes)
         with self.store.read() as session:
             return due.next_card(
-                session, self.person, deck, self.clock(), self.settings.new_cards_per_day
+                session, self.person, deck, self.clock(), self.settings.new_cards_per_day, ahead
             )
 
     def next_due_at(self, deck_id: str) -> datetime | None:

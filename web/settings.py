@@ -92,6 +92,9 @@ class Settings(GradingSettings):
     # practice and scheduling
     max_answer_chars: int = Field(20_000, ge=1)
     new_cards_per_day: int = Field(20, ge=0)
+    # when nothing else is left, a card due within this many minutes is shown now (Anki's
+    # "learn ahead limit"), so a card just failed comes back in the same session; 0: never
+    learn_ahead_minutes: int = Field(20, ge=0, le=24 * 60)
     desired_retention: float = Field(0.9, gt=0.0, lt=1.0)
     fsrs_fuzz: bool = True
     grade_workers: int = Field(1, ge=0, le=64)  # processes for fuzzy grading; 0: in the server

@@ -29,6 +29,7 @@ from web.storage.reviews import MASTERED
 WINDOWS = (7, 30, 90, 365)  # the day ranges the pages offer
 DEFAULT_DAYS = 30
 MAX_POINT_ROWS = 2_000  # the most recent attempts whose points count for "missed most often"
+MISSED_AT_MOST = 3  # a final score above this says the points called missing were not
 
 
 class NoSuchDeck(LookupError):
@@ -428,11 +429,20 @@ def _weakest(
 def _missed(
     session: Session, person: int, deck_id: str | None, decks: dict[str, Deck], limit: int = 8
 ) -> list[MissedPoint]:
-    """The reference points most often missing, across the most recent attempts. An attempt
-    left unscored that a later attempt of the same card follows (the answer sent again after
-    Back, say) is not counted."""
+    """The reference points most often missing, across the most recent attempts. A point
+    counts as missed only where the attempt's final score (its suggestion while unscored) is
+    MISSED_AT_MOST or less: one the person raised to 4 or 5 says the grader was wrong. An
+    attempt left unscored that a later attempt of the same card follows (the answer sent again
+    after Back, say) is not counted. Ties keep deck order: deck, card position, point."""
     query = (
-        select(Attempt.deck_id, Attempt.card_id, Attempt.question, Attempt.points, Attempt.final)
+        select(
+            Attempt.deck_id,
+            Attempt.card_id,
+            Attempt.question,
+            Attempt.points,
+            Attempt.final,
+            Attempt.suggested,
+        )
         .where(Attempt.person_id == person)
         .order_by(Attempt.id.desc())
     )
@@ -441,19 +451,27 @@ def _missed(
     missed: Counter[tuple[str, str, str]] = Counter()
     graded: Counter[tuple[str, str, str]] = Counter()
     text: dict[tuple[str, str, str], str] = {}
+    order: dict[tuple[str, str, str], int] = {}  # the point's place in its card
     question: dict[tuple[str, str], str] = {}
     for row in session.execute(query.limit(MAX_POINT_ROWS)):
         if row.final is None and (row.deck_id, row.card_id) in question:
             continue  # newest first: a later attempt of this card is already counted
         question.setdefault((row.deck_id, row.card_id), row.question)
-        for point in row.points or ():
+        low = (row.final if row.final is not None else row.suggested) <= MISSED_AT_MOST
+        for i, point in enumerate(row.points or ()):
             key = (row.deck_id, row.card_id, str(point.get("id", "")))
             graded[key] += 1
             text.setdefault(key, str(point.get("text", "")))
-            if point.get("status") == "missing":
+            order.setdefault(key, i)
+            if low and point.get("status") == "missing":
                 missed[key] += 1
-    ranked = sorted(missed, key=lambda k: (-missed[k], -missed[k] / graded[k], k))
     cards = _Cards(decks)
+
+    def deck_order(key: tuple[str, str, str]) -> tuple[str, int, str, int]:
+        position = getattr(cards.get(key[0], key[1]), "position", None)
+        return (key[0], position if position is not None else 10**9, key[1], order[key])
+
+    ranked = sorted(missed, key=lambda k: (-missed[k], -missed[k] / graded[k], deck_order(k)))
     out = []
     for key in ranked[:limit]:
         deck_key, card_id, point_id = key

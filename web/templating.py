@@ -40,7 +40,12 @@ def _path_for(context: dict[str, Any], name: str, /, **params: Any) -> str:
 
 
 def render(
-    request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+    cache: str = "no-store",
 ) -> HTMLResponse:
     """A template response; sets the CSRF cookie when this request issued a new nonce.
     Every page gets ``me``: the signed-in person (None in local mode or before sign-in)."""
@@ -49,7 +54,7 @@ def render(
     response: HTMLResponse = request.app.state.templates.TemplateResponse(
         request, name, context, status_code=status_code
     )
-    response.headers["Cache-Control"] = "no-store"
+    response.headers["Cache-Control"] = cache
     nonce = getattr(request.state, "csrf_cookie", None)
     if nonce:
         response.set_cookie(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from contextlib import suppress
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -59,9 +60,13 @@ def practice_next(
             "cards_url": cards_url(request, d.id),
             "last": last,
             "next_due": practice.next_due_at(deck),
+            "learn_ahead": practice.settings.learn_ahead_minutes,
         }
         return render(request, "done.html", context)
-    return _practice_page(request, d, card, token, last=last, mono=mono)
+    # a card shown before it is due: a learning step within the learn-ahead limit
+    state = practice.card_state(d.id, card.id)
+    early = state.due if state is not None and state.due > practice.clock() else None
+    return _practice_page(request, d, card, token, last=last, mono=mono, early=early)
 
 
 @router.get("/decks/{deck}/cards/{card}", name="card")
@@ -89,6 +94,7 @@ def _practice_page(
     last: dict[str, Any] | None = None,
     mono: bool = False,
     ahead: bool = False,
+    early: datetime | None = None,
     answer: str = "",
     error: str | None = None,
     status_code: int = 200,
@@ -103,11 +109,16 @@ def _practice_page(
         "last": last,
         "mono": mono,
         "ahead": ahead,
+        "early": early,
         "answer": answer,
         "error": error,
         "max_chars": request.app.state.settings.max_answer_chars,
     }
-    return render(request, "practice.html", context, status_code=status_code)
+    # kept for Back (not no-store): the page comes back with the same one-time form key, so
+    # sending it again shows the first attempt instead of storing a second
+    return render(
+        request, "practice.html", context, status_code=status_code, cache="private, no-cache"
+    )
 
 
 def _scored_attempt(
@@ -165,8 +176,11 @@ async def submit(
     shown_at: Annotated[str, Form()] = "",
     mono: Annotated[bool, Form()] = False,
     form_key: Annotated[str, Form(max_length=100)] = "",
+    dont_know: Annotated[bool, Form()] = False,
 ) -> Response:
     answer = answer.replace("\r\n", "\n")  # browsers send a textarea's line ends as CRLF
+    if dont_know:  # "I don't know": an empty answer (suggested 1) whatever was typed
+        answer = ""
     try:
         d, c = practice.card(deck, card)
     except NotFound as exc:
@@ -225,6 +239,7 @@ def feedback(
         "card": card,
         "points": points,
         "missing": [p for p in points if p.status == "missing"],
+        "status": {p.point_id: p.status for p in graded},  # to mark the reference's points
         "segments": segments(attempt.answer, spans),
         "selected": attempt.final or attempt.suggested,
         "labels": {n: _label(deck, n) for n in range(1, 6)},

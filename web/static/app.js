@@ -2,11 +2,12 @@
 (function () {
   "use strict";
 
-  // Practice page: Ctrl/Cmd+Enter submits, the time taken goes in a hidden field,
-  // a monospace toggle for code (remembered in this browser).
+  // Practice page: Ctrl/Cmd+Enter submits, Ctrl/Cmd+. is "I don't know", the time taken goes
+  // in a hidden field, a monospace toggle for code (remembered in this browser).
   function answerForm(form) {
     var started = performance.now();
     var box = form.querySelector("textarea");
+    var dontKnow = form.querySelector("[data-dont-know]");
     var seconds = form.querySelector("[data-seconds]");
     var mono = form.querySelector("[data-mono]");
     var sent = false;
@@ -51,12 +52,28 @@
         }
       });
     }
+    if (dontKnow) {
+      // wherever the focus is: the answer box or a control of the page
+      document.addEventListener("keydown", function (event) {
+        if (event.key === "." && (event.ctrlKey || event.metaKey) && !event.altKey) {
+          event.preventDefault();
+          form.requestSubmit(dontKnow);
+        }
+      });
+    }
+    window.addEventListener("pageshow", function (event) {
+      if (event.persisted) { // back from the next page: the form may be sent again
+        sent = false;
+        form.classList.remove("busy");
+      }
+    });
     form.addEventListener("submit", function (event) {
       if (sent) {
         event.preventDefault(); // one attempt per click, however impatient
         return;
       }
-      if (box && over()) {
+      // "I don't know" sends no answer, so the length of what was typed does not matter
+      if (box && over() && !(dontKnow && event.submitter === dontKnow)) {
         event.preventDefault(); // the server would refuse it: say so here, text kept
         showCount(true); // a changed text, so that a screen reader announces it
         box.focus();
@@ -102,44 +119,45 @@
     });
   }
 
-  // Feedback page: keys 1-5 pick a score, Enter accepts the picked one. Enter on a link or a
-  // control keeps its own meaning (a focused score button submits itself), and moving the
-  // focus through the buttons does not change the pick.
+  // Feedback page: a key 1-5 records that final score at once and moves on; Enter accepts the
+  // picked one (the suggestion, or the score given before). No key fires while the focus is in
+  // a text field or on a control (a link, a button): there keys keep their own meaning, and a
+  // focused score button submits itself with Enter or Space.
   var INTERACTIVE = "a[href], button, input, textarea, select, summary, [contenteditable]";
 
   function scoreForm(form) {
     var buttons = Array.prototype.slice.call(form.querySelectorAll("[data-score]"));
     var sent = false;
 
-    function pick(button) {
-      buttons.forEach(function (b) {
-        var on = b === button;
-        b.classList.toggle("selected", on);
-        b.setAttribute("aria-pressed", on ? "true" : "false");
-      });
-      button.focus();
-    }
     function picked() {
       return buttons.filter(function (b) { return b.classList.contains("selected"); })[0];
     }
 
     document.addEventListener("keydown", function (event) {
-      if (event.ctrlKey || event.metaKey || event.altKey) return;
+      if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
       var target = event.target;
-      var within = function (selector) { return target && target.closest && target.closest(selector); };
-      if (within("input, textarea, select, [contenteditable]")) return;
-      if (event.key >= "1" && event.key <= "5") {
-        var button = buttons[Number(event.key) - 1];
+      if (target && target.closest && target.closest(INTERACTIVE)) return;
+      var button = null;
+      if (/^[1-5]$/.test(event.key)) {
+        button = buttons[Number(event.key) - 1];
         if (button) {
-          event.preventDefault();
-          pick(button);
+          buttons.forEach(function (b) {
+            b.classList.toggle("selected", b === button);
+            b.setAttribute("aria-pressed", b === button ? "true" : "false");
+          });
         }
-      } else if (event.key === "Enter" && !within(INTERACTIVE)) {
-        var current = picked();
-        if (current) {
-          event.preventDefault();
-          form.requestSubmit(current);
-        }
+      } else if (event.key === "Enter") {
+        button = picked();
+      }
+      if (button) {
+        event.preventDefault();
+        form.requestSubmit(button);
+      }
+    });
+    window.addEventListener("pageshow", function (event) {
+      if (event.persisted) {
+        sent = false;
+        form.classList.remove("busy");
       }
     });
     form.addEventListener("submit", function (event) {

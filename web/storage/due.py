@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -112,26 +112,19 @@ def rows(
 
 
 def next_card(
-    session: Session, person: int, deck: Deck, now: datetime, per_day: int
+    session: Session,
+    person: int,
+    deck: Deck,
+    now: datetime,
+    per_day: int,
+    learn_ahead: timedelta = timedelta(0),
 ) -> Card | None:
-    """The most overdue card, else the first new one while today's limit allows, else None."""
-    best: tuple[datetime, str] | None = None
-    for ids in _chunks(deck.cards):
-        row = session.execute(
-            select(CardState.due, CardState.card_id)
-            .where(
-                CardState.person_id == person,
-                CardState.deck_id == deck.id,
-                CardState.card_id.in_(ids),
-                CardState.due <= now,
-            )
-            .order_by(CardState.due)
-            .limit(1)
-        ).first()
-        if row is not None and (best is None or row.due < best[0]):
-            best = (row.due, row.card_id)
-    if best is not None:
-        return deck.card(best[1])
+    """The most overdue card, else the first new one while today's limit allows, else (as
+    Anki does when nothing else is left) the card falling due first within ``learn_ahead``:
+    a card just failed comes back in the same session. None when there is none of these."""
+    due_card = _first_due(session, person, deck, now)
+    if due_card is not None:
+        return due_card
     if new_left(session, person, deck.id, now, per_day) > 0:
         seen = set(
             session.scalars(
@@ -143,7 +136,29 @@ def next_card(
         for card in deck.cards:
             if card.id not in seen:
                 return card
+    if learn_ahead > timedelta(0):
+        return _first_due(session, person, deck, now + learn_ahead)
     return None
+
+
+def _first_due(session: Session, person: int, deck: Deck, until: datetime) -> Card | None:
+    """The deck's card due first, if it is due by ``until``."""
+    best: tuple[datetime, str] | None = None
+    for ids in _chunks(deck.cards):
+        row = session.execute(
+            select(CardState.due, CardState.card_id)
+            .where(
+                CardState.person_id == person,
+                CardState.deck_id == deck.id,
+                CardState.card_id.in_(ids),
+                CardState.due <= until,
+            )
+            .order_by(CardState.due)
+            .limit(1)
+        ).first()
+        if row is not None and (best is None or row.due < best[0]):
+            best = (row.due, row.card_id)
+    return deck.card(best[1]) if best is not None else None
 
 
 def next_due_at(session: Session, person: int, deck: Deck) -> datetime | None:
