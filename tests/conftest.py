@@ -66,7 +66,14 @@ WEB_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 # --- the database: SQLite, and PostgreSQL for the storage, API and concurrency tests ----------
 
 # The modules whose tests that use ``web_settings`` run against both databases.
-BOTH_DATABASES = {"test_web_storage", "test_web_api", "test_web_concurrency", "test_migrations"}
+BOTH_DATABASES = {
+    "test_web_storage",
+    "test_web_api",
+    "test_web_concurrency",
+    "test_migrations",
+    "test_accounts",
+    "test_security_routes",
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
