@@ -49,6 +49,8 @@ bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_llm.py
 	$(BIN)/python tests/benchmarks/bench_http.py
 	$(BIN)/python tests/benchmarks/bench_history.py
+	$(BIN)/python tests/benchmarks/bench_login.py
+	$(BIN)/python tests/benchmarks/bench_class.py
 	$(BIN)/python tests/benchmarks/bench_apkg.py
 
 clean:
