@@ -107,6 +107,7 @@ def check_password(password: str) -> None:
         raise AccountError(f"a password has at most {MAX_PASSWORD} characters")
 
 
+_ANY_USER = select(User.id).limit(1)
 _SESSION = (
     select(User.id, User.name, User.is_admin)
     .join(LoginSession, LoginSession.user_id == User.id)
@@ -140,9 +141,9 @@ class Accounts:
 
     def exist(self) -> bool:
         """True once any account exists (then every request needs a person)."""
-        if not self._exist:
-            with self.store.read() as session:
-                self._exist = session.scalar(select(User.id).limit(1)) is not None
+        if not self._exist:  # local mode asks on every request: another process may add one
+            with self.store.engine.connect() as connection:
+                self._exist = connection.execute(_ANY_USER).first() is not None
         return self._exist
 
     # --- managing accounts (the CLI) --------------------------------------------------------
