@@ -142,8 +142,7 @@ class Accounts:
     def exist(self) -> bool:
         """True once any account exists (then every request needs a person)."""
         if not self._exist:  # local mode asks on every request: another process may add one
-            with self.store.engine.connect() as connection:
-                self._exist = connection.execute(_ANY_USER).first() is not None
+            self._exist = self.store.first(_ANY_USER) is not None
         return self._exist
 
     # --- managing accounts (the CLI) --------------------------------------------------------
@@ -310,6 +309,5 @@ class Accounts:
         return self._lookup(_TOKEN, {"h": digest(token)})
 
     def _lookup(self, query: Any, params: dict[str, Any]) -> Person | None:
-        with self.store.engine.connect() as connection:
-            row = connection.execute(query, params).first()
+        row = self.store.first(query, params)
         return None if row is None else Person(int(row[0]), str(row[1]), bool(row[2]))

@@ -106,9 +106,8 @@ class Calibrator:
         """The calibration applied to the person's suggestions by ``method`` now, if any."""
         if not self.enabled:
             return None
-        # a Core query, not an ORM session: this runs for every suggestion
-        with self.store.engine.connect() as connection:
-            row = connection.execute(_DECK_ROW, {"person": person, "deck_id": deck_id}).first()
+        # one statement outside a transaction, not an ORM session: this runs for every suggestion
+        row = self.store.first(_DECK_ROW, {"person": person, "deck_id": deck_id})
         if row is None or not row.enabled:
             return None
         calibration = _parse(row.calibration).get(method)

@@ -55,7 +55,8 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, synchronous: str = "fu
         # Writers take the write lock up front (BEGIN IMMEDIATE) so that they wait in
         # busy_timeout instead of failing when a read transaction would need upgrading.
         mode = connection.get_execution_options().get("sqlite_begin", "")
-        connection.exec_driver_sql(f"BEGIN {mode}".strip())
+        if mode != "NONE":  # NONE: one statement, atomic on its own (Store.first)
+            connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
     return engine
 
@@ -217,6 +218,15 @@ class Store:
         with self.read() as session:
             value = session.scalar(select(Meta.value).where(Meta.key == "schema_version"))
         return int(value) if value is not None else 0
+
+    def first(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
+        """The first row of one read statement, or None: for the lookups made on every
+        request. No transaction around it (a single statement is atomic on its own), and no
+        ORM session: a third of the cost of ``read()``."""
+        with self.engine.connect() as connection:
+            if self._sqlite:
+                connection = connection.execution_options(sqlite_begin="NONE")
+            return connection.execute(statement, params or {}).first()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
