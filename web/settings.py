@@ -98,6 +98,9 @@ class Settings(GradingSettings):
 
     # deck upload on the home page: the largest deck file accepted, in bytes
     max_upload_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
+    # uploads kept for their preview until saved: at most this many, this much in all
+    upload_stash_max_files: int = Field(100, ge=1)
+    upload_stash_max_bytes: int = Field(64 * 1_048_576, ge=1024)
 
     # storage
     sqlite_busy_timeout_ms: int = Field(5000, ge=0)
