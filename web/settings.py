@@ -91,6 +91,8 @@ class Settings(GradingSettings):
     desired_retention: float = Field(0.9, gt=0.0, lt=1.0)
     fsrs_fuzz: bool = True
     grade_workers: int = Field(1, ge=0, le=64)  # processes for fuzzy grading; 0: in the server
+    # seconds a grading worker has for a grade before it counts as stalled and is replaced
+    grade_worker_timeout: float = Field(5.0, gt=0, allow_inf_nan=False)
 
     # calibration of a deck's suggestions to the person's overrides (per deck, once enough)
     calibration: bool = True
