@@ -187,7 +187,13 @@ def _llm_client(
         return None
     except LLMConfigError as exc:  # a setting given but invalid: the person wants it fixed
         raise CliError(str(exc)) from None
-    return LLMClient(**found) if found else None
+    if not found:
+        return None
+    return LLMClient(
+        **found,
+        skip_after_failures=settings.llm_skip_after_failures,
+        skip_seconds=settings.llm_skip_seconds,
+    )
 
 
 def _matcher(flag: str | None, settings: GradingSettings) -> tuple[Matcher, Embedder | None]:

@@ -59,6 +59,10 @@ class GradingSettings(BaseSettings):
     )
     llm_model: str | None = None
     llm_timeout: float = Field(20.0, gt=0, allow_inf_nan=False)
+    # after this many failed requests in a row (timeouts, connection errors, 5xx), the LLM is
+    # skipped for llm_skip_seconds: grades fall back at once instead of each waiting the timeout
+    llm_skip_after_failures: int = Field(3, ge=0)  # 0: never skipped
+    llm_skip_seconds: float = Field(60.0, gt=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _blank_is_unset(self) -> GradingSettings:
