@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
+    import asyncio
+
     from grader import Deck
     from grader.embedding import Embedder
     from grader.grade import Matcher
@@ -456,8 +458,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level,
         access_log=settings.access_log,
         server_header=False,
+        http=_http_protocol(settings),
     )
     return 0
+
+
+def _http_protocol(settings: Settings) -> type[asyncio.Protocol]:
+    """httptools with limits on a request's head: its size and the time to send it."""
+    from web.http_server import protocol
+
+    return protocol(max_head_bytes=settings.max_header_bytes, head_timeout=settings.header_timeout)
 
 
 def _positive(value: str) -> int:
@@ -491,6 +501,7 @@ def _serve_workers(settings: Settings, workers: int, overrides: dict[str, object
             log_level=settings.log_level,
             access_log=settings.access_log,
             server_header=False,
+            http=_http_protocol(settings),
         )
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)

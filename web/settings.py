@@ -88,6 +88,10 @@ class Settings(GradingSettings):
     access_log: bool = True
     secret_key: SecretStr | None = None  # default: generated once, kept in <data_dir>/secret_key
     secure_cookies: bool = False  # set when served over HTTPS
+    # a request's head (request line and headers): its largest size, and the seconds a client
+    # has to send it (web/http_server.py); more gets 431, slower 408
+    max_header_bytes: int = Field(32_768, ge=4096, le=1_048_576)
+    header_timeout: float = Field(10.0, gt=0, le=3600, allow_inf_nan=False)
 
     # practice and scheduling
     max_answer_chars: int = Field(20_000, ge=1)
