@@ -4,7 +4,8 @@
 web app so that waiting on the model never blocks other requests. The SDK's own retries are
 off (``max_retries=0``): tenacity retries timeouts, connection errors, 429 (honouring
 Retry-After when it fits the budget) and 5xx, never other 4xx, all within one deadline.
-The API key is never part of a message, a warning or a repr.
+The API key is never part of a message, a warning or a repr. After repeated failures of the
+endpoint, a client skips it for a cool-down (``grader._breaker``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import openai
 from tenacity import AsyncRetrying, Retrying, retry_if_exception
 
+from grader._breaker import Breaker
 from grader._deadline import cut_off_late_body, respond_by
 from grader._retry import describe, retryable, stop_at, wait_for
 from grader.llm_types import LLMCache, LLMReply, MemoryCache
@@ -29,6 +31,8 @@ from grader.rubric import RESPONSE_SCHEMA
 MODES = ("json_schema", "json_object", "text")
 DEFAULT_TIMEOUT = 20.0
 MAX_ATTEMPTS = 6
+SKIP_AFTER_FAILURES = 3  # failed requests in a row before the endpoint is skipped ...
+SKIP_SECONDS = 60.0  # ... for this long
 CHECK_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"ok": {"type": "boolean"}},
@@ -62,6 +66,12 @@ def _format(mode: str, schema: dict[str, Any]) -> dict[str, Any] | None:
     return {"type": "json_object"} if mode == "json_object" else None
 
 
+def _endpoint_down(exc: BaseException) -> bool:
+    """A failure that cost waiting (timeouts, connection errors, 408/409/429/5xx after
+    retries), as opposed to one about this request (a refusal, a 400, a bad key)."""
+    return isinstance(exc, TimeoutError) or retryable(exc)
+
+
 def _refuses_format(exc: BaseException) -> bool:
     """A 400/422 that complains about ``response_format``: try the next, simpler mode."""
     if not isinstance(exc, openai.APIStatusError) or exc.status_code not in (400, 422):
@@ -79,6 +89,8 @@ class _Base:
         api_key: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         cache: LLMCache | None = None,
+        skip_after_failures: int = SKIP_AFTER_FAILURES,
+        skip_seconds: float = SKIP_SECONDS,
     ) -> None:
         if not model:
             raise LLMConfigError("no model: set FLASHGRADE_LLM_MODEL")
@@ -94,6 +106,7 @@ class _Base:
         self._api_key = api_key or "unused"
         self._mode = 0
         self._lock = threading.Lock()
+        self.breaker = Breaker(skip_after_failures, skip_seconds)
 
     def __repr__(self) -> str:
         name = type(self).__name__
@@ -198,8 +211,15 @@ class _Call:
         )
 
     def error(self, exc: BaseException) -> LLMError:
+        """The LLMError for ``exc``; a failure of the endpoint counts towards skipping it."""
         if isinstance(exc, LLMError):
             return exc
+        error = self._error(exc)
+        if _endpoint_down(exc):
+            self.client.breaker.failed(str(error))
+        return error
+
+    def _error(self, exc: BaseException) -> LLMError:
         return LLMError(
             describe(
                 exc,
@@ -237,6 +257,9 @@ class LLMClient(_Base):
         cached = self._from_cache(key)
         if cached is not None:
             return cached
+        skipped = self.breaker.skipped()
+        if skipped:
+            raise LLMError(skipped)
         call = self._call(messages, deadline, schema)
         try:
             for attempt in Retrying(**call.retrying()):
@@ -246,6 +269,7 @@ class LLMClient(_Base):
                         try:
                             with respond_by(call.deadline):
                                 completion = self._sdk.chat.completions.create(**call.params())
+                            self.breaker.succeeded()
                             return call.reply(completion)
                         except openai.APIStatusError as exc:
                             if not call.downgrade(exc):
@@ -309,6 +333,9 @@ class AsyncLLMClient(_Base):
                     cached = self._from_cache(key)
                 if cached is not None:
                     return cached
+                skipped = self.breaker.skipped()
+                if skipped:
+                    raise LLMError(skipped)
                 sdk = await self._client()
                 async for attempt in AsyncRetrying(**call.retrying()):
                     with attempt:
@@ -316,6 +343,7 @@ class AsyncLLMClient(_Base):
                         while True:  # the same attempt again in a simpler format, if refused
                             try:
                                 completion = await sdk.chat.completions.create(**call.params())
+                                self.breaker.succeeded()
                                 return call.reply(completion)
                             except openai.APIStatusError as exc:
                                 if not call.downgrade(exc):

@@ -36,6 +36,8 @@ VERDICTS = ("covered", "partial", "missing")
 MAX_REPLY_CHARS = 1_000_000
 MAX_OBJECT_STARTS = 32  # places tried as the start of the reply's object
 MAX_STATEMENTS = 20  # "incorrect" statements looked for in the answer
+# Model text quoted in a warning (shown on the page, stored with the attempt) is cut to this
+MAX_QUOTED_CHARS = 300
 
 # The reply format of DESIGN.md, strict enough for OpenAI's structured outputs.
 RESPONSE_SCHEMA: dict[str, Any] = {
@@ -96,6 +98,11 @@ _TAG = re.compile(
 
 class ReplyError(ValueError):
     """The model's reply cannot be used; the message says why (for the fallback warning)."""
+
+
+def quoted(text: str) -> str:
+    """``text`` from the model, cut to ``MAX_QUOTED_CHARS`` for a warning."""
+    return text if len(text) <= MAX_QUOTED_CHARS else text[: MAX_QUOTED_CHARS - 1] + "…"
 
 
 def neutralise_tags(text: str) -> str:
@@ -217,17 +224,19 @@ def parse_reply(text: str, card: Card) -> Reply:
             raise ReplyError("the reply does not follow the schema (a point without an id)")
         verdict, evidence = item.get("verdict"), item.get("evidence")
         if verdict not in VERDICTS:
-            raise ReplyError(f"the reply does not follow the schema (verdict {verdict!r})")
+            raise ReplyError(
+                f"the reply does not follow the schema (verdict {quoted(repr(verdict))})"
+            )
         if evidence is not None and not isinstance(evidence, str):
             raise ReplyError("the reply does not follow the schema (evidence is not text)")
         point_id = item["id"].strip().strip("[]")
         if point_id in verdicts:
-            raise ReplyError(f"the reply gives two verdicts for point {point_id}")
+            raise ReplyError(f"the reply gives two verdicts for point {quoted(point_id)}")
         verdicts[point_id] = Verdict(point_id, str(verdict), evidence)
     known = [p.id for p in card.points]
     unknown = [i for i in verdicts if i not in known]
     if unknown:
-        raise ReplyError(f"the reply names unknown point ids: {', '.join(unknown[:5])}")
+        raise ReplyError(f"the reply names unknown point ids: {quoted(', '.join(unknown[:5]))}")
     absent = [i for i in known if i not in verdicts]
     if absent:
         raise ReplyError(f"the reply has no verdict for points {', '.join(absent[:5])}")

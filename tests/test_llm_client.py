@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -154,6 +155,29 @@ def test_unusable_replies_fall_back_to_fuzzy_with_a_reason(
     assert result.score == fuzzy.score and result.points == fuzzy.points
     assert any("fuzzy grade" in w and why in w for w in result.warnings), result.warnings
     assert fake.count == 1  # 4xx and bad replies are never retried
+
+
+LONG = "x" * 5000
+_MISSING = [{"id": i, "verdict": "missing", "evidence": None} for i in ("1.2", "2.1", "2.2")]
+
+
+@pytest.mark.parametrize(
+    "points",
+    [
+        [{"id": "1.1", "verdict": LONG, "evidence": None}, *_MISSING],
+        [{"id": LONG, "verdict": "covered", "evidence": "ship it"}, *_MISSING],
+        [{"id": LONG, "verdict": "missing", "evidence": None}] * 2,
+    ],
+    ids=["verdict", "unknown id", "repeated id"],
+)
+def test_model_text_copied_into_a_warning_is_cut_to_300_characters(
+    fake: FakeOpenAI, points
+) -> None:  # type: ignore[no-untyped-def]
+    fake.script(content(json.dumps({"points": points, "incorrect": []})))
+    result = grade(CARD, ANSWER, llm=client(fake))
+    assert result.method == "fuzzy"
+    [why] = [w for w in result.warnings if "the LLM rubric was not used" in w]
+    assert "x" * 250 in why and why.count("x") <= 300 and "…" in why
 
 
 def test_fabricated_quotes_earn_nothing(fake: FakeOpenAI) -> None:

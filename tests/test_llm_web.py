@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -186,3 +187,31 @@ def test_the_llm_cache_is_shared_through_the_database(tmp_path: Path) -> None:
     assert LLMCache(other).get("a") == "A2"
     store.dispose()
     other.dispose()
+
+
+def test_after_repeated_failures_the_web_app_skips_the_llm_and_grades_at_once(
+    fake: FakeOpenAI, tmp_path: Path, decks_dir: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    settings = _settings(fake, tmp_path, decks_dir)
+    settings.llm_timeout = 0.3
+    settings.llm_skip_after_failures = 2  # FLASHGRADE_LLM_SKIP_AFTER_FAILURES
+    settings.llm_skip_seconds = 120  # FLASHGRADE_LLM_SKIP_SECONDS
+    fake.script(status(503, "overloaded"))
+    body = {"deck": "mlops", "card": 6, "answer": ANSWER}
+    with TestClient(create_app(settings)) as client:
+        for _ in range(2):
+            assert client.post("/api/grade", json=body).json()["method"] == "fuzzy"
+        sent = fake.count
+        started = time.monotonic()
+        skipped = client.post("/api/grade", json=body).json()
+        assert time.monotonic() - started < 0.3 and fake.count == sent
+    assert skipped["method"] == "fuzzy"
+    assert any(
+        "the LLM is skipped for now, after 2 failed requests in a row" in w
+        and "tried again in 120 s" in w
+        for w in skipped["warnings"]
+    ), skipped["warnings"]

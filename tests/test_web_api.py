@@ -164,6 +164,22 @@ def test_csv_export_has_header_and_quotes_answers(web_client):
 
 
 @pytest.mark.parametrize(
+    "answer", ["=1+2", "+1+2", "-1+2", "@SUM(A1)", "\t=1+2", "\r=1+2", '=HYPERLINK("http://x")']
+)
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_start_with_a_quote(web_client, answer):
+    attempt(web_client, answer=answer)
+    [row] = csv.DictReader(io.StringIO(web_client.get("/api/attempts.csv").text))
+    assert row["answer"] == "'" + answer
+    assert web_client.get("/api/attempts").json()[0]["answer"] == answer  # JSON stays as is
+
+
+def test_csv_cells_with_a_formula_character_inside_stay_as_they_are(web_client):
+    attempt(web_client, answer="a = b + c - d @ e")
+    [row] = csv.DictReader(io.StringIO(web_client.get("/api/attempts.csv").text))
+    assert row["answer"] == "a = b + c - d @ e"
+
+
+@pytest.mark.parametrize(
     ("body", "detail"),
     [
         ({"deck": "nope", "card": "1", "answer": "x"}, "no deck 'nope'"),

@@ -8,6 +8,8 @@ import shutil
 import time
 from datetime import UTC, datetime
 
+import pytest
+
 from web.storage.models import Attempt, CardState
 
 PARTIAL = "Package the model with its preprocessing steps and test the inference pipeline."
@@ -227,6 +229,16 @@ def test_time_taken_without_javascript_is_measured_from_page_render(
     attempt_id = int(posted.headers["location"].rsplit("/", 1)[1])
     seconds = web_app.state.practice.attempt(attempt_id).seconds
     assert seconds is not None and 0 <= seconds < 60
+
+
+@pytest.mark.parametrize("shown_at", ["9" * 400, "1" + "0" * 4400, "soon", "-1", "1e3"])
+def test_a_bad_shown_at_is_ignored_and_the_answer_stored_without_a_time(
+    web_client, web_app, form_token, shown_at
+):
+    posted = answer_card(web_client, form_token, PARTIAL, shown_at=shown_at)
+    assert posted.status_code == 303
+    attempt_id = int(posted.headers["location"].rsplit("/", 1)[1])
+    assert web_app.state.practice.attempt(attempt_id).seconds is None
 
 
 def test_the_answer_box_has_no_maxlength_that_would_cut_a_paste(web_client):

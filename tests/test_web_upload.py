@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from web.upload import Upload
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 KITCHEN = b"""# Kitchen Basics
@@ -325,6 +327,66 @@ def test_expired_preview_is_410_and_saves_nothing(web_client, web_settings, deck
     assert page.status_code == 410
     assert "expired" in alert(page)
     assert deck_files(decks_dir) == before
+
+
+# --- the stash of previews: capped -----------------------------------------------------------
+
+
+def _stashed(number: int) -> Upload:
+    from web.upload import read_upload
+
+    return read_upload(
+        KITCHEN.replace(b"Kitchen", f"Kitchen {number}".encode()), "k.md", limit=10**6
+    )
+
+
+def test_the_stash_keeps_at_most_max_files_previews_dropping_the_oldest(tmp_path):
+    from web.upload import Stash, UploadError
+
+    stash = Stash(tmp_path / "uploads", max_files=3)
+    tokens = [stash.put(_stashed(n)) for n in range(5)]
+    assert len(list((tmp_path / "uploads").glob("*.json"))) == 3
+    for gone in tokens[:2]:
+        with pytest.raises(UploadError, match="expired"):
+            stash.get(gone)
+    assert [stash.get(t).deck.title for t in tokens[2:]] == [
+        "Kitchen 2 Basics",
+        "Kitchen 3 Basics",
+        "Kitchen 4 Basics",
+    ]
+
+
+def test_the_stash_keeps_at_most_max_bytes_in_all_dropping_the_oldest(tmp_path):
+    from web.upload import Stash, UploadError
+
+    probe = Stash(tmp_path / "probe")
+    size = (probe.directory / f"{probe.put(_stashed(0))}.json").stat().st_size
+    stash = Stash(tmp_path / "uploads", max_bytes=int(size * 2.5))
+    tokens = [stash.put(_stashed(n)) for n in range(4)]
+    files = list((tmp_path / "uploads").glob("*.json"))
+    assert len(files) == 2 and sum(f.stat().st_size for f in files) <= size * 2.5
+    with pytest.raises(UploadError, match="expired"):
+        stash.get(tokens[1])
+    assert stash.get(tokens[3]).deck.title == "Kitchen 3 Basics"
+
+
+def test_the_stash_keeps_the_newest_preview_even_when_it_alone_passes_the_byte_cap(tmp_path):
+    from web.upload import Stash
+
+    stash = Stash(tmp_path / "uploads", max_bytes=100)  # less than any preview
+    stash.put(_stashed(1))
+    newest = stash.put(_stashed(2))
+    assert [p.stem for p in (tmp_path / "uploads").glob("*.json")] == [newest]
+
+
+def test_the_upload_form_drops_the_oldest_preview_past_the_configured_cap(
+    web_client, web_settings, form_token
+):
+    web_settings.upload_stash_max_files = 2  # FLASHGRADE_UPLOAD_STASH_MAX_FILES
+    first, second, third = (upload(web_client, form_token, "kitchen.md", KITCHEN) for _ in range(3))
+    assert web_client.get(first.url.path).status_code == 410
+    assert web_client.get(second.url.path).status_code == 200
+    assert web_client.get(third.url.path).status_code == 200
 
 
 # --- refusals of the preview ------------------------------------------------------------------

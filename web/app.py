@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     schedule = Schedule(desired_retention=settings.desired_retention, fuzz=settings.fsrs_fuzz)
     offline = OfflineGrader(
         workers=settings.grade_workers,
+        timeout=settings.grade_worker_timeout,
         strictness=settings.strictness,
         embedder=load_matcher(
             settings.matcher, settings.embedding_model, settings.embedding_threads

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
+    import asyncio
+
     from grader import Deck
     from grader.embedding import Embedder
     from grader.grade import Matcher
@@ -187,7 +189,13 @@ def _llm_client(
         return None
     except LLMConfigError as exc:  # a setting given but invalid: the person wants it fixed
         raise CliError(str(exc)) from None
-    return LLMClient(**found) if found else None
+    if not found:
+        return None
+    return LLMClient(
+        **found,
+        skip_after_failures=settings.llm_skip_after_failures,
+        skip_seconds=settings.llm_skip_seconds,
+    )
 
 
 def _matcher(flag: str | None, settings: GradingSettings) -> tuple[Matcher, Embedder | None]:
@@ -472,6 +480,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level,
         access_log=settings.access_log,
         server_header=False,
+        http=_http_protocol(settings),
     )
     return 0
 
@@ -489,6 +498,13 @@ def _is_loopback(host: str) -> bool:
     except OSError:
         return False
     return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
+
+
+def _http_protocol(settings: Settings) -> type[asyncio.Protocol]:
+    """httptools with limits on a request's head: its size and the time to send it."""
+    from web.http_server import protocol
+
+    return protocol(max_head_bytes=settings.max_header_bytes, head_timeout=settings.header_timeout)
 
 
 def _positive(value: str) -> int:
@@ -522,6 +538,7 @@ def _serve_workers(settings: Settings, workers: int, overrides: dict[str, object
             log_level=settings.log_level,
             access_log=settings.access_log,
             server_header=False,
+            http=_http_protocol(settings),
         )
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -92,6 +92,8 @@ def build_llm(settings: Settings, store: Store) -> Any | None:
             api_key=key,
             timeout=settings.llm_timeout,
             cache=LLMCache(store),
+            skip_after_failures=settings.llm_skip_after_failures,
+            skip_seconds=settings.llm_skip_seconds,
         )
     except Exception as exc:  # a misconfigured client must not stop the app: grade fuzzily
         log.warning("LLM grading is off: the client could not be created (%s)", exc)

@@ -9,7 +9,9 @@ stdin/stdout pipes with length-prefixed pickles, driven by asyncio directly: a r
 the server process tens of microseconds (``ProcessPoolExecutor`` costs ~0.4 ms).
 
 ``workers=0`` grades in the server process instead: short answers inline, long ones in a
-thread. A worker that dies is replaced; the answers it held are graded in-process.
+thread. A worker that dies is replaced; the answers it held are graded in-process. So is a
+worker that gives no grade within ``timeout`` seconds (stopped, swapped out, stuck): it is
+killed, lest every answer queued behind it wait for ever.
 
 Kept hand-built on measurement (tests/benchmarks/bench_http.py, README "Speed"): with a
 standard ``ProcessPoolExecutor`` /api/grade answered less than half as many requests a second.
@@ -20,6 +22,7 @@ each the first time they grade it, so nothing waits for a whole deck after a res
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import gc
 import itertools
@@ -46,6 +49,9 @@ _HEADER = struct.Struct("!I")
 # DEATH_WINDOW seconds, grading stays in the server process until the window has passed.
 MAX_DEATHS = 3
 DEATH_WINDOW = 60
+# A fuzzy grade takes milliseconds (a 20,000-character answer ~5 ms): a worker silent for
+# this long is stalled, not busy
+GRADE_TIMEOUT = 5.0
 
 
 _RESULT_FIELDS = tuple(f.name for f in dataclasses.fields(GradeResult))
@@ -136,6 +142,10 @@ class _Worker:
         if stdin is not None and not stdin.is_closing():
             stdin.write(data)
 
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+
     async def close(self) -> None:
         if self.process.stdin is not None and not self.process.stdin.is_closing():
             self.process.stdin.close()  # the worker exits at end of input
@@ -151,8 +161,16 @@ class OfflineGrader:
     """Grades answers by meaning with ``embedder`` in a thread, or else by words in
     ``workers`` child processes (0: in-process)."""
 
-    def __init__(self, *, workers: int, strictness: str, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        workers: int,
+        strictness: str,
+        embedder: Embedder | None = None,
+        timeout: float = GRADE_TIMEOUT,
+    ) -> None:
         self.workers = workers
+        self.timeout = timeout  # seconds a worker has for a grade, its queue included
         self.strictness = strictness
         self.embedder = embedder
         self.method = "semantic" if embedder is not None else "fuzzy"
@@ -210,7 +228,17 @@ class OfflineGrader:
                 key: Card | int = self._index.get(id(card), card)
                 message = pickle.dumps((request_id, key, answer), protocol=pickle.HIGHEST_PROTOCOL)
                 try:
-                    return await worker.submit(request_id, message)
+                    return await asyncio.wait_for(worker.submit(request_id, message), self.timeout)
+                except TimeoutError:
+                    log.error(
+                        "a grading worker gave no grade within %g s: replacing it; grading "
+                        "in the server process",
+                        self.timeout,
+                    )
+                    self._retire(worker)
+                    await self._replace(worker)
+                    # off the event loop: the answer itself may be what stalled the worker
+                    return await run_in_threadpool(grade_one, card, answer, self.strictness)
                 except (WorkerDied, ConnectionError) as exc:
                     log.warning("grading in the server process: %s", exc)
                     await self._replace(worker)
@@ -241,6 +269,13 @@ class OfflineGrader:
             return
         self._pool.append(await self._spawn())
         log.warning("replaced a grading worker (exit status %s)", status)
+
+    def _retire(self, worker: _Worker) -> None:
+        """Kill a stalled worker (the answers it holds are graded in-process) and reap it."""
+        worker.kill()
+        task = asyncio.get_running_loop().create_task(worker.close())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _revive(self) -> None:
         self._revival = None

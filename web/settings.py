@@ -59,6 +59,10 @@ class GradingSettings(BaseSettings):
     )
     llm_model: str | None = None
     llm_timeout: float = Field(20.0, gt=0, allow_inf_nan=False)
+    # after this many failed requests in a row (timeouts, connection errors, 5xx), the LLM is
+    # skipped for llm_skip_seconds: grades fall back at once instead of each waiting the timeout
+    llm_skip_after_failures: int = Field(3, ge=0)  # 0: never skipped
+    llm_skip_seconds: float = Field(60.0, gt=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _blank_is_unset(self) -> GradingSettings:
@@ -88,6 +92,10 @@ class Settings(GradingSettings):
     # so a web page elsewhere cannot reach the app through DNS rebinding
     allowed_hosts: str = "localhost,127.0.0.1,[::1]"
     session_days: int = Field(14, ge=1, le=365)  # how long a sign-in lasts
+    # a request's head (request line and headers): its largest size, and the seconds a client
+    # has to send it (web/http_server.py); more gets 431, slower 408
+    max_header_bytes: int = Field(32_768, ge=4096, le=1_048_576)
+    header_timeout: float = Field(10.0, gt=0, le=3600, allow_inf_nan=False)
 
     # practice and scheduling
     max_answer_chars: int = Field(20_000, ge=1)
@@ -98,6 +106,8 @@ class Settings(GradingSettings):
     desired_retention: float = Field(0.9, gt=0.0, lt=1.0)
     fsrs_fuzz: bool = True
     grade_workers: int = Field(1, ge=0, le=64)  # processes for fuzzy grading; 0: in the server
+    # seconds a grading worker has for a grade before it counts as stalled and is replaced
+    grade_worker_timeout: float = Field(5.0, gt=0, allow_inf_nan=False)
 
     # calibration of a deck's suggestions to the person's overrides (per deck, once enough)
     calibration: bool = True
@@ -105,6 +115,9 @@ class Settings(GradingSettings):
 
     # deck upload on the home page: the largest deck file accepted, in bytes
     max_upload_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
+    # uploads kept for their preview until saved: at most this many, this much in all
+    upload_stash_max_files: int = Field(100, ge=1)
+    upload_stash_max_bytes: int = Field(64 * 1_048_576, ge=1024)
 
     # storage
     sqlite_busy_timeout_ms: int = Field(5000, ge=0)

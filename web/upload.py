@@ -28,6 +28,9 @@ NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_NAME = 80
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 STASH_TTL = 3600.0  # seconds a preview stays saveable
+# Previews are written before anyone saves them: caps keep uploads from filling the disk
+STASH_MAX_BYTES = 64 * 1_048_576
+STASH_MAX_FILES = 100
 
 
 class UploadError(ValueError):
@@ -212,14 +215,24 @@ def _sync_dir(path: Path) -> None:
 
 
 class Stash:
-    """Parsed uploads between preview and save, one JSON file each, for an hour."""
+    """Parsed uploads between preview and save, one JSON file each, for an hour; at most
+    ``max_files`` of them and ``max_bytes`` in all, the oldest dropped first (the newest is
+    always kept, whatever its size)."""
 
-    def __init__(self, directory: Path, *, ttl: float = STASH_TTL) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        ttl: float = STASH_TTL,
+        max_bytes: int = STASH_MAX_BYTES,
+        max_files: int = STASH_MAX_FILES,
+    ) -> None:
         self.directory = directory
         self.ttl = ttl
+        self.max_bytes = max_bytes
+        self.max_files = max_files
 
     def put(self, upload: Upload) -> str:
-        self._expire()
         self.directory.mkdir(parents=True, exist_ok=True)
         token = secrets.token_urlsafe(18)
         data = {
@@ -230,8 +243,13 @@ class Stash:
             "findings": [[f.severity, f.message] for f in upload.findings],
             "created": time.time(),
         }
+        blob = json.dumps(data).encode("utf-8")
+        self._make_room(len(blob))
         tmp = self.directory / f".{token}.tmp"
-        tmp.write_text(json.dumps(data), encoding="utf-8")
+        tmp.write_bytes(blob)
+        # the age order of the caps: the file system's own clock may tick too coarsely
+        now = time.time_ns()
+        os.utime(tmp, ns=(now, now))
         os.replace(tmp, self.directory / f"{token}.json")
         return token
 
@@ -258,15 +276,31 @@ class Stash:
         if TOKEN_RE.match(token or ""):
             (self.directory / f"{token}.json").unlink(missing_ok=True)
 
-    def _expire(self) -> None:
+    def _expire(self) -> list[tuple[int, int, Path]]:
+        """Remove expired previews; the others as (mtime in ns, size, path), oldest first."""
         try:
             entries = [*self.directory.glob("*.json"), *self.directory.glob(".*.tmp")]
         except OSError:
-            return
-        now = time.time()
+            return []
+        now = time.time_ns()
+        kept = []
         for path in entries:
             try:
-                if now - path.stat().st_mtime > self.ttl:
+                stat = path.stat()
+                if now - stat.st_mtime_ns > self.ttl * 1e9:
                     path.unlink(missing_ok=True)
+                elif path.suffix == ".json":
+                    kept.append((stat.st_mtime_ns, stat.st_size, path))
             except OSError:
                 continue
+        return sorted(kept)
+
+    def _make_room(self, size: int) -> None:
+        """Drop the oldest previews until one of ``size`` bytes fits within the caps."""
+        kept = self._expire()
+        count, total = len(kept), sum(entry[1] for entry in kept)
+        for _, entry_size, path in kept:
+            if count < self.max_files and total + size <= self.max_bytes:
+                break
+            path.unlink(missing_ok=True)
+            count, total = count - 1, total - entry_size

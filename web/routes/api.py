@@ -226,11 +226,19 @@ def _csv_lines(first: Attempt | None, rest: Iterator[Attempt]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection):
+# such a cell gets a leading ' (OWASP's advice), which the spreadsheet shows as text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_row(attempt: Attempt) -> dict[str, Any]:
     row = attempt_row(attempt)
     row["created_at"] = attempt.created_at.isoformat()
     row["final"] = "" if attempt.final is None else attempt.final
-    return row
+    return {
+        k: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+        for k, v in row.items()
+    }
 
 
 def attempt_row(a: Attempt) -> dict[str, Any]:

@@ -114,6 +114,14 @@ def _upload_page(
     return render(request, "upload.html", context, status_code=status_code)
 
 
+def _stash(settings: Settings) -> Stash:
+    return Stash(
+        settings.data_dir / "uploads",
+        max_bytes=settings.upload_stash_max_bytes,
+        max_files=settings.upload_stash_max_files,
+    )
+
+
 @router.get("/upload", name="upload", dependencies=[Depends(require_admin)])
 def upload_form(request: Request, settings: SettingsDep, token: CsrfToken) -> HTMLResponse:
     return _upload_page(request, settings, token)
@@ -151,7 +159,7 @@ async def upload_preview(
     except UploadError as exc:
         status = 413 if len(data) > settings.max_upload_bytes else 422
         return _upload_page(request, settings, token, error=str(exc), status_code=status)
-    stash = Stash(settings.data_dir / "uploads")
+    stash = _stash(settings)
     stash_token = await run_in_threadpool(stash.put, upload)
     # Post/Redirect/Get: the browser's Back and Reload come to the preview, not to a re-post
     url = request.app.url_path_for("upload_preview_page", stash_token=stash_token)
@@ -172,7 +180,7 @@ def upload_preview_page(
 ) -> HTMLResponse:
     """Step 1's page: what the uploaded file holds, and the form that saves it."""
     try:
-        upload = Stash(settings.data_dir / "uploads").get(stash_token)
+        upload = _stash(settings).get(stash_token)
     except UploadError as exc:
         return _upload_page(request, settings, token, error=str(exc), status_code=410)
     name = free_name(practice.catalog, upload.suggested_name)
@@ -209,7 +217,7 @@ def upload_save(
 ) -> Response:
     """Step 2: save the previewed deck as Markdown in the decks directory: as ``name``, or
     over the deck named by ``replace`` (a separate button, so it is never by accident)."""
-    stash = Stash(settings.data_dir / "uploads")
+    stash = _stash(settings)
     try:
         upload = stash.get(upload_token)
     except UploadError as exc:

@@ -157,7 +157,7 @@ def _seconds(seconds: str, shown_at: str) -> float | None:
         pass
     try:
         elapsed = time.time() - int(shown_at) / 1000
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: too big for a float
         return None
     return elapsed if 0 <= elapsed <= MAX_SECONDS else None
 
