@@ -102,6 +102,8 @@ class Settings(GradingSettings):
 
     # deck upload on the home page: the largest deck file accepted, in bytes
     max_upload_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
+    # an uploaded Anki package's collection, unpacked: reading stops past it (zip bombs)
+    max_upload_collection_bytes: int = Field(64 * 1_048_576, ge=1_048_576, le=512 * 1_048_576)
 
     # storage
     sqlite_busy_timeout_ms: int = Field(5000, ge=0)

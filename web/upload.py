@@ -1,7 +1,8 @@
 """Deck upload: read an uploaded deck file, keep it for a preview, then save it as Markdown.
 
-Step 1 (``read_upload`` + ``Stash.put``): the bytes must be UTF-8 text within the size
-limit, parse as a deck (brainscape export, Anki text or flashgrade Markdown) and hold at least
+Step 1 (``read_upload`` + ``Stash.put``): the bytes must be within the size limit, UTF-8
+text that parses as a deck (brainscape export, Anki text or flashgrade Markdown) or an Anki
+package (.apkg, read by ``grader.decks.read_apkg`` within the same limit), and hold at least
 one card; the parsed deck is kept in ``<data dir>/uploads/<token>.json`` as Markdown, and the
 page shows a preview. Step 2 (``save``): the deck is written into the decks directory as
 ``<name>.md`` atomically, never over another deck unless the person asked to replace it.
@@ -19,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from grader import Deck, DeckError
-from grader.decks import FORMATS, detect_format, parse_deck, to_markdown
+from grader.decks import FORMATS, detect_format, parse_deck, read_apkg, to_markdown
 from grader.decks._common import deck_id as deck_id_of
+from grader.decks.apkg import MAX_COLLECTION_BYTES, looks_like_apkg
 from grader.decks.lint import Finding, check_cards
 from web.catalog import DECK_SUFFIXES, Catalog, DeckNotFound, is_notes
 
@@ -28,6 +30,8 @@ NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_NAME = 80
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 STASH_TTL = 3600.0  # seconds a preview stays saveable
+# What the upload form's Format offers: the text formats and Anki packages.
+UPLOAD_FORMATS: tuple[str, ...] = (*FORMATS, "apkg")
 
 
 class UploadError(ValueError):
@@ -61,8 +65,18 @@ def format_of(text: str, source: str, wanted: str) -> str:
     return wanted if wanted != "auto" else detect_format(text, source)
 
 
-def read_upload(data: bytes, filename: str, *, limit: int, wanted: str = "auto") -> Upload:
-    """Parse an uploaded file; ``UploadError`` with a clear message when it is no deck."""
+def read_upload(
+    data: bytes,
+    filename: str,
+    *,
+    limit: int,
+    wanted: str = "auto",
+    max_collection_bytes: int = MAX_COLLECTION_BYTES,
+) -> Upload:
+    """Parse an uploaded file; ``UploadError`` with a clear message when it is no deck.
+
+    An Anki package (a zip, or ``wanted="apkg"``) is read within ``limit`` bytes, and its
+    collection within ``max_collection_bytes`` once unpacked (a zip bomb stops there)."""
     name = PurePath(filename.replace("\\", "/")).name.strip() or "upload.txt"
     if not data:
         raise UploadError(f"{name} is empty: a deck needs a title and cards.")
@@ -70,8 +84,14 @@ def read_upload(data: bytes, filename: str, *, limit: int, wanted: str = "auto")
         raise UploadError(
             f"{name} is larger than {limit:,} bytes, the largest deck that can be uploaded."
         )
-    if wanted != "auto" and wanted not in FORMATS:
-        raise UploadError(f"unknown format {wanted!r}; choose auto, {', '.join(FORMATS)}.")
+    if wanted != "auto" and wanted not in UPLOAD_FORMATS:
+        raise UploadError(f"unknown format {wanted!r}; choose auto, {', '.join(UPLOAD_FORMATS)}.")
+    if wanted == "apkg" or (wanted == "auto" and looks_like_apkg(data)):
+        return _read_package(data, name, limit, max_collection_bytes)
+    if looks_like_apkg(data):
+        raise UploadError(
+            f"{name} is a zip archive, not a text deck; choose Detect or Anki package under Format."
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -97,6 +117,20 @@ def read_upload(data: bytes, filename: str, *, limit: int, wanted: str = "auto")
         raise UploadError(
             f"{name}: no card could be read (a card needs a question and reference points)."
         )
+    return _upload(name, used, deck)
+
+
+def _read_package(data: bytes, name: str, limit: int, max_collection_bytes: int) -> Upload:
+    try:
+        deck = read_apkg(
+            data, source=name, max_bytes=limit, max_collection_bytes=max_collection_bytes
+        )
+    except DeckError as exc:  # one line naming the file: a zip that is no package, a bomb...
+        raise UploadError(str(exc)) from None
+    return _upload(name, "apkg", deck)
+
+
+def _upload(name: str, used: str, deck: Deck) -> Upload:
     findings = tuple(Finding("warning", w) for w in deck.warnings) + tuple(check_cards(deck))
     return Upload(name, used, deck, to_markdown(deck), findings)
 
