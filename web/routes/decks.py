@@ -70,6 +70,7 @@ def deck_page(
     request: Request,
     deck: str,
     practice: PracticeDep,
+    person: PersonDep,
     added: bool = False,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> HTMLResponse:
@@ -88,6 +89,7 @@ def deck_page(
         "cards_url": cards_url(request, counts.deck.id),
         "added": added,
         "file_error": practice.catalog.error_of(counts.deck.id),
+        "can_edit": person.is_admin,  # the card editor's links
     }
     return render(request, "deck.html", context)
 
