@@ -77,8 +77,8 @@
     if (button) button.hidden = true; // the box follows the typing instead
 
     function label(score) {
-      var name = scale[score - 1] || "";
-      return (score + " " + name).trim();
+      // the deck's name for the score, where its scale has one
+      return scale[score - 1] ? score + " " + scale[score - 1] : "Suggested score";
     }
 
     function show(children, busy) {
