@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_http.py
 	$(BIN)/python tests/benchmarks/bench_history.py
 	$(BIN)/python tests/benchmarks/bench_apkg.py
+	$(BIN)/python tests/benchmarks/bench_upload_preview.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
