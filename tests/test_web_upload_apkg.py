@@ -168,7 +168,8 @@ def test_script_in_note_fields_reaches_no_page_as_live_markup(
     assert save(web_client, page).status_code == 303
     no_live_markup((decks_dir / "xss.md").read_text(encoding="utf-8"))
     first = page.context["upload"].deck.cards[0].id
-    for url in ("/decks/xss", f"/decks/xss/cards/{first}", "/decks/xss/cards/2"):
+    pages = ["/decks/xss", f"/decks/xss/cards/{first}", f"/decks/xss/cards/{first}/edit"]
+    for url in pages:
         shown = web_client.get(url)
         assert shown.status_code == 200, url
         no_live_markup(shown.text)

@@ -38,6 +38,7 @@ from grader.decks.detect import looks_like_markdown
 from grader.decks.markdown import HEADING_RE, ITEM_RE, parse_markdown
 from grader.decks.writer import block_markdown, card_markdown, sections_markdown
 from web.catalog import Catalog
+from web.upload import sync_dir
 
 # What one card may hold; the same limits bound /api/grade's drafts.
 MAX_QUESTION_CHARS = 5_000
@@ -314,17 +315,4 @@ def _replace(path: Path, text: str) -> None:
         raise EditError(f"cannot write {path.name}: {exc.strerror}; nothing was saved.") from None
     finally:
         tmp.unlink(missing_ok=True)
-    _sync_dir(path.parent)
-
-
-def _sync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    sync_dir(path.parent)

@@ -227,12 +227,13 @@ def save(catalog: Catalog, markdown: str, name: str, *, replace: bool = False) -
         raise UploadError(f"cannot write {target.name}: {exc.strerror}") from None
     finally:
         tmp.unlink(missing_ok=True)
-    _sync_dir(decks_dir)
+    sync_dir(decks_dir)
     catalog.refresh(force=True)
     return target
 
 
-def _sync_dir(path: Path) -> None:
+def sync_dir(path: Path) -> None:
+    """fsync a directory, so that a file just renamed into it survives a power cut."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:

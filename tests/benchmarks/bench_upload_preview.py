@@ -21,41 +21,15 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "benchmarks")]
 
 TARGET_S = 2.0
 SECRET = "bench-secret-key-that-is-long-enough-0123456789"
-
-
-def notes(count: int) -> list[list[str]]:
-    """Notes like a real deck's: a question, and points as list items, <div>s and <br>s."""
-    out = []
-    for i in range(count):
-        question = f"How would you handle incident {i} in the <b>payments</b> service?"
-        answer = (
-            f"<ul><li>Page the on-call for shard {i}</li><li>Roll back release {i % 97}</li></ul>"
-            f"<div>Check the error budget; compare latency p99</div>Write the postmortem {i}<br>"
-            f"Add an alert &amp; a runbook entry"
-        )
-        out.append([question, answer])
-    return out
-
-
-def median_seconds(fn: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> int:
@@ -65,6 +39,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from apkg_builders import current_bytes
+    from bench_apkg import median_seconds, notes  # the same deck-like notes
     from fastapi.testclient import TestClient
 
     from grader.decks import parse_deck, read_apkg, to_markdown

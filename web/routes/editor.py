@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from grader import Card, Deck
@@ -34,13 +35,24 @@ from web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_admin)])
 
-# the form's fields; the body limit bounds them all, these say what is wrong in the form
-Question = Annotated[str, Form(max_length=4 * MAX_QUESTION_CHARS)]
-Points = Annotated[str, Form(max_length=4 * MAX_POINTS_CHARS)]
-Summary = Annotated[str, Form(max_length=4 * MAX_SUMMARY_CHARS)]
-Version = Annotated[str, Form(max_length=100)]
-Answer = Annotated[str, Form(max_length=200_000)]
-Action = Annotated[str, Form(max_length=20)]
+
+class EditorForm(BaseModel):
+    """The editor form's fields; the body limit bounds them all, and the card's own limits
+    (web/card_editor.py) say in the form what is too long."""
+
+    question: str = Field("", max_length=4 * MAX_QUESTION_CHARS)
+    points: str = Field("", max_length=4 * MAX_POINTS_CHARS)
+    summary: str = Field("", max_length=4 * MAX_SUMMARY_CHARS)
+    version: str = Field("", max_length=100)  # the deck file's hash when the editor opened
+    answer: str = Field("", max_length=200_000)  # the try box's
+    action: str = Field("save", max_length=20)  # "save", or "try" to grade unsaved
+
+    @property
+    def card(self) -> CardForm:
+        return CardForm(self.question, self.points, self.summary)
+
+
+Posted = Annotated[EditorForm, Form()]
 
 
 def _page(
@@ -133,47 +145,21 @@ def new_card_page(
     "/decks/{deck}/cards/{card}/edit", name="card_save", dependencies=[Depends(verify_csrf)]
 )
 async def save_card_form(
-    request: Request,
-    deck: str,
-    card: str,
-    practice: PracticeDep,
-    token: CsrfToken,
-    question: Question = "",
-    points: Points = "",
-    summary: Summary = "",
-    version: Version = "",
-    answer: Answer = "",
-    action: Action = "save",
+    request: Request, deck: str, card: str, practice: PracticeDep, token: CsrfToken, posted: Posted
 ) -> Response:
     """Save the edited card (its id stays), or with ``action=try`` grade ``answer`` against it
     unsaved."""
     opened = await run_in_threadpool(_open, practice, deck)
-    found = _card_of(opened, card)
-    form = CardForm(question, points, summary)
-    return await _submit(
-        request, practice, token, opened, found, form, version, answer, action=action
-    )
+    return await _submit(request, practice, token, opened, _card_of(opened, card), posted)
 
 
 @router.post("/decks/{deck}/add-card", name="card_add", dependencies=[Depends(verify_csrf)])
 async def add_card_form(
-    request: Request,
-    deck: str,
-    practice: PracticeDep,
-    token: CsrfToken,
-    question: Question = "",
-    points: Points = "",
-    summary: Summary = "",
-    version: Version = "",
-    answer: Answer = "",
-    action: Action = "save",
+    request: Request, deck: str, practice: PracticeDep, token: CsrfToken, posted: Posted
 ) -> Response:
     """Add the card at the end of the deck (its id from its question), or try an answer."""
     opened = await run_in_threadpool(_open, practice, deck)
-    form = CardForm(question, points, summary)
-    return await _submit(
-        request, practice, token, opened, None, form, version, answer, action=action
-    )
+    return await _submit(request, practice, token, opened, None, posted)
 
 
 async def _submit(
@@ -182,12 +168,10 @@ async def _submit(
     token: str,
     opened: DeckFile,
     card: Card | None,
-    form: CardForm,
-    version: str,
-    answer: str,
-    *,
-    action: str,
+    posted: EditorForm,
 ) -> Response:
+    form, version, answer = posted.card, posted.version, posted.answer
+
     def again(error: str | None, status: int, tried: Graded | None = None) -> HTMLResponse:
         # the form as posted, never lost; its version stays the one it was opened on
         return _page(
@@ -204,7 +188,7 @@ async def _submit(
             status_code=status,
         )
 
-    if action == "try":
+    if posted.action == "try":
         try:
             draft = card_from_form(form, card.id if card else "new-card")
         except EditError as exc:
