@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_login.py
 	$(BIN)/python tests/benchmarks/bench_class.py
 	$(BIN)/python tests/benchmarks/bench_apkg.py
+	$(BIN)/python tests/benchmarks/bench_upload_preview.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

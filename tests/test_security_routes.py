@@ -53,6 +53,11 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("GET", "/stats"): (303, 200, 200, 200),
     ("GET", "/decks/{deck}/stats"): (303, 200, 200, 200),
     ("POST", "/decks/{deck}/calibration"): (303, 303, 303, 303),
+    ("GET", "/decks/{deck}/cards/{card}/edit"): (303, 403, 403, 200),
+    # the admin's form carries no hash of the file as opened: refused, nothing written
+    ("POST", "/decks/{deck}/cards/{card}/edit"): (303, 403, 403, 409),
+    ("GET", "/decks/{deck}/add-card"): (303, 403, 403, 200),
+    ("POST", "/decks/{deck}/add-card"): (303, 403, 403, 409),
 }
 
 # what a request sends where it needs something: a path's parameters, a JSON or form body

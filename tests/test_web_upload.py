@@ -469,7 +469,9 @@ def test_deck_whose_cards_are_all_empty_is_refused(web_client, form_token):
 def test_unknown_format_is_422_naming_the_choices(web_client, form_token):
     page = upload(web_client, form_token, "kitchen.md", KITCHEN, format="docx")
     assert page.status_code == 422
-    assert alert(page) == "unknown format 'docx'; choose auto, markdown, brainscape, anki-txt."
+    assert alert(page) == (
+        "unknown format 'docx'; choose auto, markdown, brainscape, anki-txt, apkg."
+    )
 
 
 def test_file_just_over_the_limit_is_413_with_a_message(web_client, decks_dir, form_token):

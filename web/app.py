@@ -28,6 +28,7 @@ from web.practice import Practice
 from web.routes.accounts import router as accounts
 from web.routes.api import api, ops
 from web.routes.decks import router as decks
+from web.routes.editor import router as card_editor
 from web.routes.practice import router as practice_pages
 from web.routes.progress import router as progress
 from web.schedule import Schedule
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     signed_in = [Depends(current_person)]
     app.include_router(api, dependencies=signed_in)
     app.include_router(decks, dependencies=signed_in)
+    app.include_router(card_editor, dependencies=signed_in)  # admins only, within
     app.include_router(practice_pages, dependencies=signed_in)
     app.include_router(progress, dependencies=signed_in)
     add_exception_handlers(app)

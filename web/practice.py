@@ -189,8 +189,13 @@ class Practice:
 
     async def grade(self, deck_id: str, card_key: str | int, answer: str) -> Graded:
         """Grade an answer without storing anything."""
-        llm = self.llm
         deck, card = self.card(deck_id, card_key)
+        return await self.grade_card(deck, card, answer)
+
+    async def grade_card(self, deck: Deck, card: Card, answer: str) -> Graded:
+        """Grade an answer to ``card`` of ``deck``, stored or not (the card editor's draft),
+        without storing anything."""
+        llm = self.llm
         self.check_answer(answer)
         if llm is not None:
             result = await grade_async(

@@ -118,6 +118,8 @@ class Settings(GradingSettings):
     # uploads kept for their preview until saved: at most this many, this much in all
     upload_stash_max_files: int = Field(100, ge=1)
     upload_stash_max_bytes: int = Field(64 * 1_048_576, ge=1024)
+    # an uploaded Anki package's collection, unpacked: reading stops past it (zip bombs)
+    max_upload_collection_bytes: int = Field(64 * 1_048_576, ge=1_048_576, le=512 * 1_048_576)
 
     # storage
     sqlite_busy_timeout_ms: int = Field(5000, ge=0)

@@ -1,7 +1,8 @@
 """Deck upload: read an uploaded deck file, keep it for a preview, then save it as Markdown.
 
-Step 1 (``read_upload`` + ``Stash.put``): the bytes must be UTF-8 text within the size
-limit, parse as a deck (brainscape export, Anki text or flashgrade Markdown) and hold at least
+Step 1 (``read_upload`` + ``Stash.put``): the bytes must be within the size limit, UTF-8
+text that parses as a deck (brainscape export, Anki text or flashgrade Markdown) or an Anki
+package (.apkg, read by ``grader.decks.read_apkg`` within the same limit), and hold at least
 one card; the parsed deck is kept in ``<data dir>/uploads/<token>.json`` as Markdown, and the
 page shows a preview. Step 2 (``save``): the deck is written into the decks directory as
 ``<name>.md`` atomically, never over another deck unless the person asked to replace it.
@@ -19,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from grader import Deck, DeckError
-from grader.decks import FORMATS, detect_format, parse_deck, to_markdown
+from grader.decks import FORMATS, detect_format, parse_deck, read_apkg, to_markdown
 from grader.decks._common import deck_id as deck_id_of
+from grader.decks.apkg import MAX_COLLECTION_BYTES, looks_like_apkg
 from grader.decks.lint import Finding, check_cards
 from web.catalog import DECK_SUFFIXES, Catalog, DeckNotFound, is_notes
 
@@ -31,6 +33,8 @@ STASH_TTL = 3600.0  # seconds a preview stays saveable
 # Previews are written before anyone saves them: caps keep uploads from filling the disk
 STASH_MAX_BYTES = 64 * 1_048_576
 STASH_MAX_FILES = 100
+# What the upload form's Format offers: the text formats and Anki packages.
+UPLOAD_FORMATS: tuple[str, ...] = (*FORMATS, "apkg")
 
 
 class UploadError(ValueError):
@@ -64,8 +68,18 @@ def format_of(text: str, source: str, wanted: str) -> str:
     return wanted if wanted != "auto" else detect_format(text, source)
 
 
-def read_upload(data: bytes, filename: str, *, limit: int, wanted: str = "auto") -> Upload:
-    """Parse an uploaded file; ``UploadError`` with a clear message when it is no deck."""
+def read_upload(
+    data: bytes,
+    filename: str,
+    *,
+    limit: int,
+    wanted: str = "auto",
+    max_collection_bytes: int = MAX_COLLECTION_BYTES,
+) -> Upload:
+    """Parse an uploaded file; ``UploadError`` with a clear message when it is no deck.
+
+    An Anki package (a zip, or ``wanted="apkg"``) is read within ``limit`` bytes, and its
+    collection within ``max_collection_bytes`` once unpacked (a zip bomb stops there)."""
     name = PurePath(filename.replace("\\", "/")).name.strip() or "upload.txt"
     if not data:
         raise UploadError(f"{name} is empty: a deck needs a title and cards.")
@@ -73,8 +87,14 @@ def read_upload(data: bytes, filename: str, *, limit: int, wanted: str = "auto")
         raise UploadError(
             f"{name} is larger than {limit:,} bytes, the largest deck that can be uploaded."
         )
-    if wanted != "auto" and wanted not in FORMATS:
-        raise UploadError(f"unknown format {wanted!r}; choose auto, {', '.join(FORMATS)}.")
+    if wanted != "auto" and wanted not in UPLOAD_FORMATS:
+        raise UploadError(f"unknown format {wanted!r}; choose auto, {', '.join(UPLOAD_FORMATS)}.")
+    if wanted == "apkg" or (wanted == "auto" and looks_like_apkg(data)):
+        return _read_package(data, name, limit, max_collection_bytes)
+    if looks_like_apkg(data):
+        raise UploadError(
+            f"{name} is a zip archive, not a text deck; choose Detect or Anki package under Format."
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -100,6 +120,20 @@ def read_upload(data: bytes, filename: str, *, limit: int, wanted: str = "auto")
         raise UploadError(
             f"{name}: no card could be read (a card needs a question and reference points)."
         )
+    return _upload(name, used, deck)
+
+
+def _read_package(data: bytes, name: str, limit: int, max_collection_bytes: int) -> Upload:
+    try:
+        deck = read_apkg(
+            data, source=name, max_bytes=limit, max_collection_bytes=max_collection_bytes
+        )
+    except DeckError as exc:  # one line naming the file: a zip that is no package, a bomb...
+        raise UploadError(str(exc)) from None
+    return _upload(name, "apkg", deck)
+
+
+def _upload(name: str, used: str, deck: Deck) -> Upload:
     findings = tuple(Finding("warning", w) for w in deck.warnings) + tuple(check_cards(deck))
     return Upload(name, used, deck, to_markdown(deck), findings)
 
@@ -196,12 +230,13 @@ def save(catalog: Catalog, markdown: str, name: str, *, replace: bool = False) -
         raise UploadError(f"cannot write {target.name}: {exc.strerror}") from None
     finally:
         tmp.unlink(missing_ok=True)
-    _sync_dir(decks_dir)
+    sync_dir(decks_dir)
     catalog.refresh(force=True)
     return target
 
 
-def _sync_dir(path: Path) -> None:
+def sync_dir(path: Path) -> None:
+    """fsync a directory, so that a file just renamed into it survives a power cut."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:

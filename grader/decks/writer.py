@@ -42,8 +42,8 @@ def _point(text: str) -> list[str]:
     return [f"- {clean_line(first)}", *(f"  {line}" if line else "" for line in rest)]
 
 
-def _card(card: Card) -> list[str]:
-    out = [f"## {card.id}", "", *_block(card.question), ""]
+def _sections(card: Card) -> list[str]:
+    out: list[str] = []
     sections = card.sections
     headed = len(sections) > 1 or any(title for title, _ in sections)
     for number, (title, points) in enumerate(sections, 1):
@@ -54,9 +54,29 @@ def _card(card: Card) -> list[str]:
             for alias in point.aliases:
                 out.append(f"  - aliases: {alias.term} = {', '.join(alias.alternatives)}")
         out.append("")
+    return out
+
+
+def _card(card: Card) -> list[str]:
+    out = [f"## {card.id}", "", *_block(card.question), "", *_sections(card)]
     if card.summary:
         out += ["### Summary", "", *_block(card.summary), ""]
     return out
+
+
+def card_markdown(card: Card) -> str:
+    """One card as the Markdown deck writes it, from its ``## id`` heading on."""
+    return "\n".join(_card(card)).rstrip("\n") + "\n"
+
+
+def sections_markdown(card: Card) -> str:
+    """A card's sections and points (with aliases) as the Markdown deck writes them."""
+    return "\n".join(_sections(card)).strip("\n")
+
+
+def block_markdown(text: str) -> str:
+    """A question or summary, its lines escaped where they would read as Markdown syntax."""
+    return "\n".join(_block(text))
 
 
 def to_markdown(deck: Deck) -> str:

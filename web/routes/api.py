@@ -11,11 +11,15 @@ import io
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
+from grader import Card
+from grader.cards import Alias
+from grader.decks._common import SLUG_RE
+from web.card_editor import EditError, draft_card
 from web.deps import MetricsDep, PracticeDep, current_person, require_admin
 from web.metrics import CONTENT_TYPE_LATEST
 from web.routes.schemas import (
@@ -26,6 +30,8 @@ from web.routes.schemas import (
     CardSummary,
     DeckDetail,
     DeckSummary,
+    DraftCard,
+    DraftPoint,
     ErrorOut,
     GradeOut,
     GradeRequest,
@@ -119,8 +125,29 @@ def next_card(deck: str, practice: PracticeDep) -> Any:
     responses=_BODY_ERRORS,
 )
 async def grade(body: GradeRequest, practice: PracticeDep) -> Response:
-    graded = await practice.grade(body.deck, body.card, body.answer)
+    if body.draft is not None:  # the card editor's unsaved card, graded in the deck
+        graded = await practice.grade_card(
+            practice.deck(body.deck), draft_of(body.draft, body.card), body.answer
+        )
+    else:
+        assert body.card is not None  # the request's validator sees to it
+        graded = await practice.grade(body.deck, body.card, body.answer)
     return _json(graded.to_dict())
+
+
+def draft_of(draft: DraftCard, card: str | int | None) -> Card:
+    """The Card a request's draft describes; 422 when nothing of it is left to grade."""
+    points = [
+        (p.section, p.text, [Alias(a.term, tuple(a.alternatives)) for a in p.aliases])
+        if isinstance(p, DraftPoint)
+        else ("", p, [])
+        for p in draft.points
+    ]
+    card_id = str(card) if card is not None and SLUG_RE.match(str(card)) else "draft"
+    try:
+        return draft_card(card_id, draft.question, points, draft.summary)
+    except EditError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 @api.post(

@@ -16,13 +16,22 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from grader import Deck
-from grader.decks import FORMATS
 from web.catalog import labelled
 from web.deps import CsrfToken, PersonDep, PracticeDep, SettingsDep, require_admin, verify_csrf
 from web.practice import PAGE_SIZE, NotFound
 from web.settings import Settings
 from web.templating import cards_url, render
-from web.upload import NameTaken, Stash, Upload, UploadError, free_name, read_upload, save, taken
+from web.upload import (
+    UPLOAD_FORMATS,
+    NameTaken,
+    Stash,
+    Upload,
+    UploadError,
+    free_name,
+    read_upload,
+    save,
+    taken,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -50,7 +59,7 @@ def home(
             # the deck upload form (below), for those who manage decks
             "can_upload": person.is_admin,
             "csrf_token": token,
-            "formats": FORMATS,
+            "formats": UPLOAD_FORMATS,
             "limit": settings.max_upload_bytes,
         },
     )
@@ -61,6 +70,7 @@ def deck_page(
     request: Request,
     deck: str,
     practice: PracticeDep,
+    person: PersonDep,
     added: bool = False,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> HTMLResponse:
@@ -79,6 +89,7 @@ def deck_page(
         "cards_url": cards_url(request, counts.deck.id),
         "added": added,
         "file_error": practice.catalog.error_of(counts.deck.id),
+        "can_edit": person.is_admin,  # the card editor's links
     }
     return render(request, "deck.html", context)
 
@@ -107,7 +118,7 @@ def _upload_page(
         "name": name,
         "existing": existing,
         "error": error,
-        "formats": FORMATS,
+        "formats": UPLOAD_FORMATS,
         "limit": settings.max_upload_bytes,
         "preview_limit": PREVIEW_CARDS,
     }
@@ -155,6 +166,7 @@ async def upload_preview(
             file.filename,
             limit=settings.max_upload_bytes,
             wanted=wanted if isinstance(wanted, str) and wanted else "auto",
+            max_collection_bytes=settings.max_upload_collection_bytes,
         )
     except UploadError as exc:
         status = 413 if len(data) > settings.max_upload_bytes else 422

@@ -5,7 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from web.card_editor import (
+    MAX_ALIASES,
+    MAX_POINT_CHARS,
+    MAX_POINTS,
+    MAX_QUESTION_CHARS,
+    MAX_SUMMARY_CHARS,
+)
 
 Score = Annotated[int, Field(strict=True, ge=1, le=5, description="a 1-5 score")]
 
@@ -68,8 +85,97 @@ class _AnswerIn(BaseModel):
         return value
 
 
+def _unicode(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode text (lone surrogate)") from None
+    return value
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return _unicode(value)
+
+
+Term = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class DraftAlias(BaseModel):
+    term: Term = Field(description="a key term of the point")
+    alternatives: list[Term] = Field(
+        min_length=1, max_length=MAX_ALIASES, description="other words for it"
+    )
+
+    @field_validator("term")
+    @classmethod
+    def _term(cls, value: str) -> str:
+        return _text(value)
+
+    @field_validator("alternatives")
+    @classmethod
+    def _alternatives(cls, values: list[str]) -> list[str]:
+        return [_text(v) for v in values]
+
+
+class DraftPoint(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_POINT_CHARS)
+    section: str = Field("", max_length=200, description="the section's title, if any")
+    aliases: list[DraftAlias] = Field(default_factory=list, max_length=MAX_ALIASES)
+
+    @field_validator("text")
+    @classmethod
+    def _point_text(cls, value: str) -> str:
+        return _text(value)
+
+    @field_validator("section")
+    @classmethod
+    def _section(cls, value: str) -> str:
+        return _unicode(value)
+
+
+class DraftCard(BaseModel):
+    """A card not saved (the card editor's): graded instead of the stored card."""
+
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    points: list[DraftPoint | Annotated[str, Field(min_length=1, max_length=MAX_POINT_CHARS)]] = (
+        Field(min_length=1, max_length=MAX_POINTS, description="points, or just their texts")
+    )
+    summary: str | None = Field(None, max_length=MAX_SUMMARY_CHARS)
+
+    @field_validator("question")
+    @classmethod
+    def _question(cls, value: str) -> str:
+        return _text(value)
+
+    @field_validator("summary")
+    @classmethod
+    def _summary(cls, value: str | None) -> str | None:
+        return None if value is None else _unicode(value)
+
+    @field_validator("points")
+    @classmethod
+    def _points(cls, values: list[DraftPoint | str]) -> list[DraftPoint | str]:
+        return [_text(v) if isinstance(v, str) else v for v in values]
+
+
 class GradeRequest(_AnswerIn):
-    pass
+    # with a draft, the card is optional (a new card has no id yet)
+    card: StrictStr | StrictInt | None = Field(  # type: ignore[assignment]
+        None, description="card id, or its 1-based position; optional with a draft"
+    )
+    draft: DraftCard | None = Field(
+        None,
+        description="an unsaved card to grade instead of the stored one (stores nothing)",
+    )
+
+    @model_validator(mode="after")
+    def _card_or_draft(self) -> GradeRequest:
+        if self.card is None and self.draft is None:
+            # as pydantic words a missing field, with the field named (the error has no place)
+            raise PydanticCustomError("missing", "card: Field required (or give a draft)")
+        return self
 
 
 class AttemptRequest(_AnswerIn):
