@@ -125,7 +125,10 @@ def _fill_mastered_until(session) -> None:  # type: ignore[no-untyped-def]
     session.execute(update(Review), updates)
     session.execute(
         update(CardState),
-        [{"deck_id": "bench", "card_id": c, "recent_scores": r[-3:]} for c, r in recent.items()],
+        [
+            {"person_id": 0, "deck_id": "bench", "card_id": c, "recent_scores": r[-3:]}
+            for c, r in recent.items()
+        ],
     )
 
 
@@ -194,6 +197,7 @@ def main() -> int:
             database_url=args.db or "",
             decks_dir=decks,
             grade_workers=0,
+            allowed_hosts="testserver",  # Starlette TestClient's Host
             secret_key="bench-secret-key-long-enough-0123456789",
         )
         app = create_app(settings)
