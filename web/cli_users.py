@@ -67,7 +67,8 @@ def _list(accounts: Accounts, args: argparse.Namespace) -> int:
     for p in people:
         last = p.last_attempt.strftime("%Y-%m-%d") if p.last_attempt else "-"
         role = "admin" if p.is_admin else "learner"
-        print(f"{p.name}\t{role}\t{p.attempts} attempts\tlast {last}")
+        count = f"{p.attempts} attempt{'s' * (p.attempts != 1)}"
+        print(f"{p.name}\t{role}\t{count}\tlast {last}")
     return 0
 
 

@@ -73,6 +73,9 @@ class GradingSettings(BaseSettings):
         return self
 
 
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+
+
 class Settings(GradingSettings):
     """Every setting of the web app; environment names are ``FLASHGRADE_<NAME>``."""
 
@@ -88,8 +91,8 @@ class Settings(GradingSettings):
     access_log: bool = True
     secret_key: SecretStr | None = None  # default: generated once, kept in <data_dir>/secret_key
     secure_cookies: bool = False  # set when served over HTTPS
-    # the Host headers answered (comma-separated; the serve host is added): others get 400,
-    # so a web page elsewhere cannot reach the app through DNS rebinding
+    # the Host headers answered (comma-separated; the loopback names and the serve host are
+    # added): others get 400, so a web page elsewhere cannot reach the app by DNS rebinding
     allowed_hosts: str = "localhost,127.0.0.1,[::1]"
     session_days: int = Field(14, ge=1, le=365)  # how long a sign-in lasts
     # a request's head (request line and headers): its largest size, and the seconds a client
@@ -137,8 +140,10 @@ class Settings(GradingSettings):
 
     @property
     def host_names(self) -> list[str]:
-        """``allowed_hosts`` as a list, with the host served on (unless it is every address)."""
-        names = [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+        """``allowed_hosts`` as a list, with the loopback names and the host served on (unless
+        it is every address). Loopback names are always answered: DNS rebinding comes with
+        the attacker's own name, and the machine's own checks use them."""
+        names = [*LOOPBACK_NAMES, *(h.strip() for h in self.allowed_hosts.split(",") if h.strip())]
         host = self.host.strip()
         if host and host not in ("0.0.0.0", "::"):
             names.append(f"[{host}]" if ":" in host and not host.startswith("[") else host)
