@@ -184,6 +184,97 @@ def test_a_new_password_signs_the_person_out_everywhere(school):
         assert client.get("/api/decks").status_code == 401
 
 
+def test_a_new_password_revokes_the_person_s_api_tokens(school):
+    token = school.state.accounts.new_token("ada")
+    school.state.accounts.set_password("ada", "another long password")
+    with client_of(school) as client:
+        response = client.get("/api/decks", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+
+
+def test_a_new_password_lifts_the_throttle_on_the_name(school):
+    accounts = school.state.accounts
+    for _ in range(FAILURES_ALLOWED):
+        with pytest.raises(AccountError):
+            accounts.authenticate("ada", "not the password at all")
+    accounts.set_password("ada", "another long password")
+    assert accounts.authenticate("ada", "another long password").name == "ada"
+
+
+def test_guesses_sent_at_once_get_no_more_tries_than_the_limit(school):
+    from concurrent.futures import ThreadPoolExecutor
+
+    accounts = school.state.accounts
+
+    def guess(i: int) -> str:
+        try:
+            accounts.authenticate("ada", f"wrong guess number {i}")
+        except Throttled:
+            return "throttled"
+        except AccountError:
+            return "tried"
+        return "in"
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        outcomes = list(pool.map(guess, range(3 * FAILURES_ALLOWED)))
+    assert outcomes.count("tried") == FAILURES_ALLOWED
+    assert outcomes.count("throttled") == 2 * FAILURES_ALLOWED
+
+
+def test_a_removed_person_s_id_is_never_given_again(school):
+    accounts = school.state.accounts
+    bob = accounts.authenticate("bob", PASSWORD)
+    accounts.remove("bob")
+    carol, _ = accounts.add("carol", PASSWORD)
+    assert carol.id > bob.id
+
+
+def test_a_name_with_a_nul_character_is_a_wrong_name_not_an_error(school):
+    with client_of(school) as client:
+        assert sign_in(client, "ada\x00").status_code == 401
+
+
+def test_an_answer_with_a_nul_character_is_stored_with_a_replacement_character(school):
+    with client_of(school, "ada") as ada:
+        made = attempt(ada, "1", "drift\x00 monitoring")
+        [row] = ada.get("/api/attempts").json()
+    assert made["attempt_id"] == row["attempt_id"]
+    assert row["answer"] == "drift\ufffd monitoring"
+
+
+def test_the_first_account_takes_over_local_mode_s_idempotency_keys(web_app):
+    body = {"deck": "mlops", "card": "1", "answer": "monitor drift"}
+    key = {"Idempotency-Key": "sent-before-accounts"}
+    with TestClient(web_app) as local:
+        first = local.post("/api/attempts", json=body, headers=key).json()
+    fast_accounts(web_app).add("ada", PASSWORD)
+    with client_of(web_app, "ada") as ada:
+        again = ada.post("/api/attempts", json=body, headers=key)
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.json() == first
+
+
+def test_a_learner_may_not_grade_a_draft_card(school):
+    body = {"deck": "mlops", "answer": "drift", "draft": {"question": "Q?", "points": ["a", "b"]}}
+    with client_of(school, "ada") as ada, client_of(school, "admin") as admin:
+        assert ada.post("/api/grade", json=body).status_code == 403
+        assert admin.post("/api/grade", json=body).status_code == 200
+
+
+def test_a_form_sent_after_the_sign_in_ended_keeps_the_typed_answer(school, form_token):
+    with client_of(school, "ada") as ada:
+        page = ada.get("/decks/mlops/cards/1")
+        token = form_token(page.text)
+        school.state.accounts.set_password("ada", "another long password")  # signed out
+        response = ada.post(
+            "/decks/mlops/cards/1/attempts",
+            data={"csrf_token": token, "answer": "my long careful answer"},
+            follow_redirects=False,
+        )
+    assert response.status_code == 401 and response.template.name == "error.html"  # type: ignore[attr-defined]
+    assert response.context["kept_answer"] == "my long careful answer"  # type: ignore[attr-defined]
+
+
 def test_a_bearer_token_opens_the_json_api(school):
     token = school.state.accounts.new_token("ada")
     with client_of(school) as client:

@@ -304,3 +304,24 @@ def test_points_with_semicolons_survive_the_round_trip() -> None:
     card = Card("c", "Why?", (Point("1.1", "", "first; second"),), None, 1)
     again = read_apkg(to_apkg(Deck("t", "T", (card,))), source="t.apkg")
     assert [p.text for p in again.cards[0].points] == ["first; second"]
+
+
+def test_a_legacy_collection_with_note_types_anki_never_writes_is_a_one_line_error(
+    tmp_path: Path,
+) -> None:
+    package = legacy_bytes([("What is drift?", "a change in the data")])
+    with zipfile.ZipFile(io.BytesIO(package)) as z:
+        files = {name: z.read(name) for name in z.namelist()}
+    collection = tmp_path / "collection.anki2"
+    collection.write_bytes(files["collection.anki2"])
+    with sqlite3.connect(collection) as db:
+        db.execute("""UPDATE col SET models = '{"1": {"flds": "not a list"}}'""")
+    db.close()
+    files["collection.anki2"] = collection.read_bytes()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    with pytest.raises(DeckError, match="cannot be read") as caught:
+        read_apkg(out.getvalue(), source="odd.apkg")
+    assert "\n" not in str(caught.value)

@@ -16,8 +16,9 @@ from web_helpers import PASSWORD, attempt, fast_accounts, sign_in
 ANON, OWNER, OTHER, ADMIN = range(4)
 
 # (method, path): the status for an anonymous client, the learner who owns the attempt,
-# another learner, and an admin. Pages send the anonymous to sign in (303); the JSON API
-# answers 401; another person's attempt is a 404; a learner on an admin's route gets 403.
+# another learner, and an admin. Pages send the anonymous to sign in (303), and a form they
+# post gets a 401 page that keeps what was typed; the JSON API answers 401; another person's
+# attempt is a 404; a learner on an admin's route gets 403.
 EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("GET", "/openapi.json"): (200, 200, 200, 200),  # the API's shape; no data
     ("GET", "/static"): (200, 200, 200, 200),
@@ -41,23 +42,23 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("GET", "/"): (303, 200, 200, 200),
     ("GET", "/decks/{deck}"): (303, 200, 200, 200),
     ("GET", "/upload"): (303, 403, 403, 200),
-    ("POST", "/upload"): (303, 403, 403, 422),  # the admin sent no file
+    ("POST", "/upload"): (401, 403, 403, 422),  # the admin sent no file
     ("GET", "/upload/preview/{stash_token}"): (303, 403, 403, 410),  # no such upload
-    ("POST", "/upload/save"): (303, 403, 403, 410),
+    ("POST", "/upload/save"): (401, 403, 403, 410),
     ("GET", "/decks/{deck}/practice"): (303, 200, 200, 200),
     ("GET", "/decks/{deck}/cards/{card}"): (303, 200, 200, 200),
-    ("POST", "/decks/{deck}/cards/{card}/attempts"): (303, 303, 303, 303),
+    ("POST", "/decks/{deck}/cards/{card}/attempts"): (401, 303, 303, 303),
     ("GET", "/attempts/{attempt_id}"): (303, 200, 404, 404),
-    ("POST", "/attempts/{attempt_id}/score"): (303, 303, 404, 404),
+    ("POST", "/attempts/{attempt_id}/score"): (401, 303, 404, 404),
     ("GET", "/history"): (303, 200, 200, 200),
     ("GET", "/stats"): (303, 200, 200, 200),
     ("GET", "/decks/{deck}/stats"): (303, 200, 200, 200),
-    ("POST", "/decks/{deck}/calibration"): (303, 303, 303, 303),
+    ("POST", "/decks/{deck}/calibration"): (401, 303, 303, 303),
     ("GET", "/decks/{deck}/cards/{card}/edit"): (303, 403, 403, 200),
     # the admin's form carries no hash of the file as opened: refused, nothing written
-    ("POST", "/decks/{deck}/cards/{card}/edit"): (303, 403, 403, 409),
+    ("POST", "/decks/{deck}/cards/{card}/edit"): (401, 403, 403, 409),
     ("GET", "/decks/{deck}/add-card"): (303, 403, 403, 200),
-    ("POST", "/decks/{deck}/add-card"): (303, 403, 403, 409),
+    ("POST", "/decks/{deck}/add-card"): (401, 403, 403, 409),
 }
 
 # what a request sends where it needs something: a path's parameters, a JSON or form body

@@ -44,7 +44,15 @@ FAILURES_ALLOWED = 10  # failed sign-ins for one name within FAILURE_WINDOW; the
 FAILURE_WINDOW = timedelta(minutes=15)
 TOKEN_PREFIX = "fg_"
 # every table whose rows belong to a person (the first account takes local mode's over)
-PERSON_TABLES = (Attempt, Review, CardState, DeckCalibration, CalibrationCount, AgreementTotal)
+PERSON_TABLES = (
+    IdempotencyKey,
+    Attempt,
+    Review,
+    CardState,
+    DeckCalibration,
+    CalibrationCount,
+    AgreementTotal,
+)
 
 
 class AccountError(ValueError):
@@ -90,10 +98,16 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def name_key(name: str) -> str:
+    """A name as names are compared and stored: trimmed, casefolded, at most 64 characters;
+    a NUL (which PostgreSQL's text refuses) becomes U+FFFD, which no account's name has."""
+    return name.strip().casefold()[:64].replace("\x00", "\ufffd")
+
+
 def clean_name(name: str) -> str:
-    """The account name as stored (casefolded), or ``AccountError``."""
-    key = name.strip().casefold()
-    if not NAME.fullmatch(key):
+    """The account name as stored, or ``AccountError``."""
+    key = name_key(name)
+    if not NAME.fullmatch(name.strip().casefold()):
         raise AccountError(
             "a name is 1-64 letters, digits and . _ @ - (starting with a letter or digit)"
         )
@@ -187,7 +201,6 @@ class Accounts:
             attempts = int(
                 session.scalar(select(func.count()).where(Attempt.person_id == user.id)) or 0
             )
-            session.execute(delete(IdempotencyKey).where(IdempotencyKey.person_id == user.id))
             for model in PERSON_TABLES:
                 session.execute(delete(model).where(model.person_id == user.id))
             session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
@@ -196,13 +209,16 @@ class Accounts:
         return attempts
 
     def set_password(self, name: str, password: str) -> None:
-        """A new password; every browser signed in as the person is signed out."""
+        """A new password: every browser signed in as the person is signed out, their API
+        tokens stop working, and failed sign-ins against the name are forgotten."""
         check_password(password)
         hashed = self.hasher.hash(password)
         with self.store.write() as session:
             user = self._user(session, name)
             user.password_hash = hashed
             session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+            session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+            session.execute(delete(LoginFailure).where(LoginFailure.name == user.name))
 
     def new_token(self, name: str) -> str:
         """A new API token for the person, returned once (only its digest is kept)."""
@@ -236,7 +252,7 @@ class Accounts:
             ]
 
     def _user(self, session: Session, name: str) -> User:
-        user = session.scalar(select(User).where(User.name == name.strip().casefold()))
+        user = session.scalar(select(User).where(User.name == name_key(name)))
         if user is None:
             raise AccountError(f"no account named {name.strip()!r}")
         return user
@@ -246,32 +262,37 @@ class Accounts:
     def authenticate(self, name: str, password: str, *, now: datetime | None = None) -> Person:
         """The person whose name and password these are. A wrong password and an unknown name
         fail alike (``AccountError``, same message, same Argon2 work); after FAILURES_ALLOWED
-        failures for a name within FAILURE_WINDOW, ``Throttled`` until the window passes."""
+        failures for a name within FAILURE_WINDOW, ``Throttled`` until the window passes.
+
+        Each try is counted as a failure before the password is checked, and the mark taken
+        off when it was right: guesses sent at once cannot all slip under the limit."""
         now = now or utcnow()
-        key = name.strip().casefold()[:64]
+        key = name_key(name)
         since = now - FAILURE_WINDOW
-        with self.store.read() as session:
+        with self.store.write() as session:
+            self.store.lock(session, f"login:{key}")
             failures = session.scalars(
                 select(LoginFailure.at)
                 .where(LoginFailure.name == key, LoginFailure.at > since)
                 .order_by(LoginFailure.at)
             ).all()
+            if len(failures) >= FAILURES_ALLOWED:
+                oldest = failures[-FAILURES_ALLOWED]
+                raise Throttled(max(1, int((oldest + FAILURE_WINDOW - now).total_seconds())))
+            mark = LoginFailure(name=key, at=now)
+            session.add(mark)
+            session.execute(delete(LoginFailure).where(LoginFailure.at <= since))
             user = session.scalar(select(User).where(User.name == key))
-        if len(failures) >= FAILURES_ALLOWED:
-            oldest = failures[-FAILURES_ALLOWED]
-            raise Throttled(max(1, int((oldest + FAILURE_WINDOW - now).total_seconds())))
         stored = user.password_hash if user is not None else self._dummy
         try:
             ok = self.hasher.verify(stored, password[:MAX_PASSWORD]) and user is not None
         except (VerificationError, InvalidHashError):
             ok = False
         if not ok or user is None:
-            with self.store.write() as session:
-                session.add(LoginFailure(name=key, at=now))
-                session.execute(delete(LoginFailure).where(LoginFailure.at <= since))
             raise AccountError("wrong name or password")
-        if self.hasher.check_needs_rehash(stored):  # the defaults grew stronger: keep up
-            with self.store.write() as session:
+        with self.store.write() as session:
+            session.execute(delete(LoginFailure).where(LoginFailure.id == mark.id))
+            if self.hasher.check_needs_rehash(stored):  # the defaults grew stronger: keep up
                 session.execute(
                     update(User)
                     .where(User.id == user.id)

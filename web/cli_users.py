@@ -34,6 +34,8 @@ def run_users(args: argparse.Namespace) -> int:
         return int(_COMMANDS[args.users_command](accounts, args))
     except AccountError as exc:
         raise CliError(str(exc)) from None
+    except SQLAlchemyError as exc:  # locked, gone away, a name added at the same moment
+        raise CliError(f"the database {database}: {exc.__cause__ or exc}") from None
     finally:
         store.dispose()
 
@@ -80,7 +82,8 @@ def _remove(accounts: Accounts, args: argparse.Namespace) -> int:
 
 def _passwd(accounts: Accounts, args: argparse.Namespace) -> int:
     accounts.set_password(args.name, _password("New password"))
-    print(f"password changed; {args.name.strip().casefold()} is signed out everywhere")
+    name = args.name.strip().casefold()
+    print(f"password changed; {name} is signed out everywhere and their API tokens revoked")
     return 0
 
 

@@ -93,6 +93,18 @@ def add_exception_handlers(app: FastAPI) -> None:
         if _wants_json(request):
             detail = "sign in first: send Authorization: Bearer <token> (flashgrade users token)"
             return _error(request, 401, detail, {"WWW-Authenticate": "Bearer"})
+        if request.method == "POST":
+            # a form sent after the session ended (expired, signed out elsewhere): what was
+            # typed stays on the page, to copy and send again once signed in
+            form = await request.form()
+            answer = form.get("answer")
+            context = {
+                "status": 401,
+                "detail": "Your sign-in has ended. Sign in again (in a new tab), then send this "
+                "again.",
+                "kept_answer": answer if isinstance(answer, str) else "",
+            }
+            return render(request, "error.html", context, status_code=401)
         # back to this page after signing in (a form's target cannot be fetched again)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         query = "?" + urlencode({"next": target}) if request.method in ("GET", "HEAD") else ""

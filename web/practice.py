@@ -35,6 +35,12 @@ PAGE_SIZE = 100  # cards per page of a deck
 KEY_LIFETIME = timedelta(hours=24)  # an idempotency key answers its first reply this long
 
 
+def storable(answer: str) -> str:
+    """The answer as stored and graded: a NUL (which PostgreSQL's text refuses) becomes
+    U+FFFD, keeping every other character and every offset of the evidence."""
+    return answer.replace("\x00", "\ufffd")
+
+
 class NotFound(LookupError):
     """An unknown deck, card or attempt; the message says which."""
 
@@ -227,6 +233,7 @@ class Practice:
         seconds: float | None,
     ) -> Submitted:
         """Grade an answer and store the attempt; it is committed when this returns."""
+        answer = storable(answer)
         graded = await self.grade(deck_id, card_key, answer)
         attempt_id = await self.writer.add(self._attempt_row(graded, answer, seconds))
         self.metrics.attempts.inc()
@@ -247,6 +254,7 @@ class Practice:
         first = await asyncio.to_thread(self._keyed, key)
         if first is not None:
             return Once(first.id, reply_of(first), replayed=True)
+        answer = storable(answer)
         graded = await self.grade(deck_id, card_key, answer)
         row = self._attempt_row(graded, answer, seconds)
         try:
@@ -287,14 +295,6 @@ class Practice:
                 )
         except IntegrityError:
             raise _KeyTaken from None
-        return attempt_id
-
-    def record_attempt(self, graded: Graded, answer: str, seconds: float | None) -> int:
-        """Store an attempt with its points in a transaction of its own; returns the id the
-        database gave it, once committed."""
-        with self.store.write() as session:
-            [attempt_id] = insert_attempts(session, [self._attempt_row(graded, answer, seconds)])
-        self.metrics.attempts.inc()
         return attempt_id
 
     def _attempt_row(self, graded: Graded, answer: str, seconds: float | None) -> dict[str, Any]:

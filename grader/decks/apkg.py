@@ -58,7 +58,9 @@ def read_apkg(
     collection = _unpack(data, source, max_collection_bytes)
     try:
         found = read_collection(collection)
-    except (sqlite3.DatabaseError, ValueError) as exc:
+    # a collection whose tables hold what Anki never writes (note types that are not
+    # objects, field numbers that are not numbers) is as unreadable as a corrupt file
+    except (sqlite3.DatabaseError, ValueError, TypeError, AttributeError, KeyError) as exc:
         raise fail(source, None, f"the package's collection cannot be read ({exc})") from None
     if not found.notes:
         raise fail(source, None, "the package's collection has no notes")

@@ -20,7 +20,7 @@ from grader import Card
 from grader.cards import Alias
 from grader.decks._common import SLUG_RE
 from web.card_editor import EditError, draft_card
-from web.deps import MetricsDep, PracticeDep, current_person, require_admin
+from web.deps import MetricsDep, PersonDep, PracticeDep, current_person, require_admin
 from web.metrics import CONTENT_TYPE_LATEST
 from web.routes.schemas import (
     CSV_FIELDS,
@@ -124,8 +124,10 @@ def next_card(deck: str, practice: PracticeDep) -> Any:
     summary="Grade an answer (stores nothing)",
     responses=_BODY_ERRORS,
 )
-async def grade(body: GradeRequest, practice: PracticeDep) -> Response:
+async def grade(body: GradeRequest, practice: PracticeDep, person: PersonDep) -> Response:
     if body.draft is not None:  # the card editor's unsaved card, graded in the deck
+        if not person.is_admin:  # drafts are for those who write cards (and may cost LLM calls)
+            raise HTTPException(403, "only an admin can grade a draft card")
         graded = await practice.grade_card(
             practice.deck(body.deck), draft_of(body.draft, body.card), body.answer
         )

@@ -21,7 +21,7 @@ from grader import Card, CardNotFound, Deck
 from web.deck_calibration import note as calibration_note
 from web.deps import CsrfToken, PracticeDep, SettingsDep, verify_csrf
 from web.highlight import segments
-from web.practice import PAGE_SIZE, AnswerTooLong, NotFound, Practice
+from web.practice import MAX_SECONDS, PAGE_SIZE, AnswerTooLong, NotFound, Practice
 from web.storage.database import unavailable_reason
 from web.storage.models import Attempt
 from web.templating import cards_url, render
@@ -29,7 +29,6 @@ from web.templating import cards_url, render
 router = APIRouter(include_in_schema=False)
 
 _STATUS_ORDER = {"missing": 0, "partial": 1, "covered": 2}
-MAX_SECONDS = 24 * 3600.0
 
 
 def _see_other(request: Request, name: str, query: str = "", **params: Any) -> RedirectResponse:
@@ -175,7 +174,7 @@ async def submit(
     seconds: Annotated[str, Form()] = "",
     shown_at: Annotated[str, Form()] = "",
     mono: Annotated[bool, Form()] = False,
-    form_key: Annotated[str, Form(max_length=100)] = "",
+    form_key: Annotated[str, Form(max_length=100, pattern=r"^[A-Za-z0-9_-]*$")] = "",
     dont_know: Annotated[bool, Form()] = False,
 ) -> Response:
     answer = answer.replace("\r\n", "\n")  # browsers send a textarea's line ends as CRLF

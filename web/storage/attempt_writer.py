@@ -30,8 +30,9 @@ _Item = tuple[Row, asyncio.Future[int], asyncio.AbstractEventLoop]
 
 
 def insert_attempts(session: Session, rows: list[Row]) -> list[int]:
-    """Insert attempts (one INSERT ... RETURNING for the batch: SQLAlchemy's bulk insert,
-    without an ORM object per row); returns the ids the database gave them, in order."""
+    """Insert attempts with SQLAlchemy's bulk INSERT ... RETURNING, without an ORM object per
+    row (on SQLite one statement a row, in the batch's one transaction); returns the ids the
+    database gave them, in order."""
     statement = insert(Attempt).returning(Attempt.id, sort_by_parameter_order=True)
     return list(session.scalars(statement, rows))
 

@@ -1,7 +1,7 @@
 """Storage: the engine (SQLite: WAL, busy timeout), sessions, and the schema's migrations.
 
-The tables are in ``web.storage.models``; Alembic's migrations (``web/migrations``) build and
-upgrade them when the app starts.
+The tables are in ``web.storage.models``; Alembic's migrations (``web/storage/migrations``)
+build and upgrade them when the app starts.
 """
 
 from __future__ import annotations

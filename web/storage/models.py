@@ -265,6 +265,9 @@ class User(Base):
     """An account. Names are kept casefolded: "Ada" and "ada" are one person."""
 
     __tablename__ = "users"
+    # ids are never reused (SQLite would reuse the largest after a removal): a row still on
+    # its way for a removed person must not land in a newer person's history
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)

@@ -83,6 +83,7 @@ def _people_tables() -> None:
         sa.Column("password_hash", sa.Text(), nullable=False),
         sa.Column("is_admin", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        sqlite_autoincrement=True,  # ids never reused (see web.storage.models.User)
     )
     for table in ("login_sessions", "api_tokens"):
         op.create_table(
@@ -141,6 +142,8 @@ def _rekey(table: str) -> None:
     op.execute(f"INSERT INTO {table}_new (person_id, {listed}) SELECT 0, {listed} FROM {table}")
     op.drop_table(table)
     op.rename_table(f"{table}_new", table)
+    if bind.dialect.name == "postgresql":  # the key keeps the name a new table would get
+        op.execute(f"ALTER TABLE {table} RENAME CONSTRAINT {table}_new_pkey TO {table}_pkey")
 
 
 def downgrade() -> None:
