@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,  # served by routes/api.py, to signed-in people only
         # Metrics are Prometheus's (web/metrics.py). FastAPI's native OpenTelemetry would
         # check for providers on every request; releases without it keep this in app.extra.
         telemetry={"tracing": False, "metrics": False, "logs": False},

@@ -79,6 +79,9 @@ async def login(
             request, token, next_url=next, name=username,
             error="Not signed in: wrong name or password.", status_code=401,
         )  # fmt: skip
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:  # one session per sign-in: the browser's earlier one ends here
+        await run_in_threadpool(accounts.end_session, previous[:200])
     session = await run_in_threadpool(accounts.start_session, person)
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(

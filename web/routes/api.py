@@ -282,6 +282,12 @@ def attempt_row(a: Attempt) -> dict[str, Any]:
     }
 
 
+@ops.get("/openapi.json", include_in_schema=False, dependencies=[Depends(current_person)])
+def openapi(request: Request) -> dict[str, Any]:
+    """The OpenAPI document (FastAPI's own route would be open to anyone)."""
+    return request.app.openapi()  # type: ignore[no-any-return]
+
+
 @ops.get("/docs", name="docs", include_in_schema=False, dependencies=[Depends(current_person)])
 def docs(request: Request) -> HTMLResponse:
     """The OpenAPI page, served from local files (no CDN) and without inline script."""
