@@ -238,3 +238,36 @@ def web_server(tmp_path: Path, decks_dir: Path):  # type: ignore[no-untyped-def]
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+# --- a real browser (tests/test_browser*.py) ----------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    """Debian's Chromium through Playwright; skipped, saying why, when it is missing (unless
+    FLASHGRADE_REQUIRE_BROWSER is set, as in CI)."""
+    import os
+
+    if not CHROMIUM.exists():
+        if os.environ.get("FLASHGRADE_REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing and FLASHGRADE_REQUIRE_BROWSER is set")
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()

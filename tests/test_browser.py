@@ -12,15 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = Path(
     os.environ.get("FLASHGRADE_SCREENSHOTS", Path(__file__).resolve().parent / "screenshots")
 )
@@ -33,22 +24,6 @@ ANSWER = (
 )
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        if os.environ.get("FLASHGRADE_REQUIRE_BROWSER"):
-            pytest.fail(f"{CHROMIUM} is missing and FLASHGRADE_REQUIRE_BROWSER is set")
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 def shoot(page, name: str) -> None:

@@ -5,39 +5,16 @@ writes the deck file with the card's id kept. Screenshots go where tests/test_br
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import expect
+from test_browser import SCREENSHOTS
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(
-    os.environ.get("FLASHGRADE_SCREENSHOTS", Path(__file__).resolve().parent / "screenshots")
-)
 FIRST = "built-churn-prediction-model-subscription-service"
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
-    if not CHROMIUM.exists():
-        if os.environ.get("FLASHGRADE_REQUIRE_BROWSER"):
-            pytest.fail(f"{CHROMIUM} is missing and FLASHGRADE_REQUIRE_BROWSER is set")
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
-        )
-        yield browser
-        browser.close()
 
 
 def test_the_try_box_grades_the_unsaved_card_as_you_type_and_saving_keeps_the_id(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_browser import browser, shoot  # noqa: F401  (the module's Chromium fixture)
+from test_browser import shoot
 
 from grader import load_deck
 
@@ -63,7 +63,7 @@ def attempts(base: str) -> list[dict]:
     return list(httpx.get(f"{base}/api/attempts").json())
 
 
-def test_a_session_of_seven_cards_from_the_keyboard_alone(browser, web_server):  # noqa: F811
+def test_a_session_of_seven_cards_from_the_keyboard_alone(browser, web_server):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     errors: list[str] = []
@@ -122,7 +122,7 @@ def test_a_session_of_seven_cards_from_the_keyboard_alone(browser, web_server): 
 
 
 def test_a_digit_on_a_link_or_button_of_the_feedback_page_scores_nothing(
-    browser,  # noqa: F811
+    browser,
     web_server,
 ):
     page = browser.new_page()
@@ -138,7 +138,7 @@ def test_a_digit_on_a_link_or_button_of_the_feedback_page_scores_nothing(
     page.close()
 
 
-def test_i_dont_know_is_reached_with_tab_and_pressed_with_enter(browser, web_server):  # noqa: F811
+def test_i_dont_know_is_reached_with_tab_and_pressed_with_enter(browser, web_server):
     page = browser.new_page()
     page.goto(f"{web_server}/decks/mlops/cards/5")
     for _ in range(10):
@@ -154,7 +154,7 @@ def test_i_dont_know_is_reached_with_tab_and_pressed_with_enter(browser, web_ser
 
 
 def test_practice_page_to_feedback_page_is_quick_with_the_fuzzy_matcher(
-    browser,  # noqa: F811
+    browser,
     web_server,
 ):
     """The figure is printed; the assertion is generous (other work shares the machine)."""
@@ -176,7 +176,7 @@ def test_practice_page_to_feedback_page_is_quick_with_the_fuzzy_matcher(
     page.close()
 
 
-def test_on_a_phone_the_answer_box_is_on_the_first_screen(browser, web_server):  # noqa: F811
+def test_on_a_phone_the_answer_box_is_on_the_first_screen(browser, web_server):
     longest = max(DECK.cards, key=lambda c: len(c.question))
     done = httpx.post(
         f"{web_server}/api/attempts", json={"deck": "mlops", "card": "1", "answer": ""}
@@ -199,7 +199,7 @@ def test_on_a_phone_the_answer_box_is_on_the_first_screen(browser, web_server): 
     phone.close()
 
 
-def test_on_a_phone_the_reference_comes_before_the_full_point_list(browser, web_server):  # noqa: F811
+def test_on_a_phone_the_reference_comes_before_the_full_point_list(browser, web_server):
     phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
     page = phone.new_page()
     page.goto(f"{web_server}/decks/mlops/cards/2")
@@ -214,7 +214,7 @@ def test_on_a_phone_the_reference_comes_before_the_full_point_list(browser, web_
     phone.close()
 
 
-def test_back_and_resend_stores_one_attempt(browser, web_server):  # noqa: F811
+def test_back_and_resend_stores_one_attempt(browser, web_server):
     page = browser.new_page()
     page.goto(f"{web_server}/decks/mlops/cards/3")
     page.fill("#answer", "Check for data drift and retrain on recent labels.")
