@@ -8,6 +8,7 @@ package), loaded on first need since loading it takes a second or two.
 
 from __future__ import annotations
 
+import re
 import threading
 from functools import lru_cache
 from typing import Any
@@ -29,6 +30,11 @@ NAMES = {
     "sk": "Slovak", "sv": "Swedish", "th": "Thai", "tr": "Turkish", "uk": "Ukrainian",
     "vi": "Vietnamese", "zh": "Chinese",
 }  # fmt: skip
+
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+MIN_CJK = 6  # characters: a few say as much as MIN_WORDS words
 
 _identifier: Any = None
 _lock = threading.Lock()
@@ -52,8 +58,25 @@ def language_of(text: str) -> str | None:
     return language_of_words(text, columns(text).words)
 
 
+def _by_script(text: str) -> str | None:
+    """Chinese, Japanese or Korean, told by their scripts where those make up most of the
+    letters (the identifier's n-grams are unsure of short texts in them)."""
+    letters = sum(c.isalpha() for c in text)
+    kana = len(_KANA.findall(text))
+    hangul = len(_HANGUL.findall(text))
+    han = len(_HAN.findall(text))
+    if not letters or (kana + hangul + han) < 0.5 * letters or kana + hangul + han < MIN_CJK:
+        return None
+    if hangul > kana and hangul >= han / 4:
+        return "ko"
+    return "ja" if kana else "zh"
+
+
 def language_of_words(text: str, words: list[str]) -> str | None:
     """:func:`language_of` ``text``, whose folded words are ``words`` (already at hand)."""
+    script = _by_script(text)
+    if script is not None:
+        return script
     letters = [w for w in words if not w.isdigit()]
     if len(letters) < MIN_WORDS:
         return None

@@ -43,7 +43,9 @@ MIN_WORDS = 5  # shorter clauses join the next one of their sentence
 MIN_POINTS = 3
 MAX_CHARS = 3_000  # clauses are matched by meaning up to here (about 500 words, ~1 s)
 MAX_CLAUSE_CHARS = 1_000  # (the model reads 512 tokens of a text at most)
-_CLAUSE_CUT = re.compile(r"[,(]|\s(?:and|or|then|but|plus)\s")
+_CLAUSE_CUT = re.compile(r"[,(，、（]|\s(?:and|or|then|but|plus)\s")
+# Han, kana and Hangul: languages written without spaces between words
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _TRIM = " ,.()\t\n"
 log = logging.getLogger(__name__)
 
@@ -60,13 +62,19 @@ def _clauses(answer: str) -> Iterator[tuple[int, int]]:
             lead = len(part) - len(part.lstrip(_TRIM))
             span = (pending[0] if pending else a + lead, a + lead + len(kept))
             # (each text costs the model a fixed overhead: short clauses go with the next)
-            if len(answer[span[0] : span[1]].split()) < MIN_WORDS:
+            if _words(answer[span[0] : span[1]]) < MIN_WORDS:
                 pending = span
                 continue
             pending = None
             yield span
         if pending:
             yield pending
+
+
+def _words(text: str) -> int:
+    """About how many words ``text`` holds: its spaced words, and a word for every two
+    characters of a script written without spaces (a Chinese word is one to three)."""
+    return len(text.split()) + len(_UNSPACED.findall(text)) // 2
 
 
 def clauses(answer: str, *, max_chars: int = MAX_CHARS) -> tuple[list[tuple[int, int]], bool]:

@@ -97,7 +97,8 @@ _TOKEN_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 # The same on ASCII text (where \w is [A-Za-z0-9_]), split around, and much faster.
 _ASCII_TOKEN_SPLIT = re.compile(r"([A-Za-z0-9]+(?:'[A-Za-z0-9]+)*)")
 
-_SENTENCE_RE = re.compile(r"[^.!?;:\n•|]+(?:[.!?;:\n•|]+|$)")
+# sentence ends, Chinese and Japanese full-width ones too (。！？；：)
+_SENTENCE_RE = re.compile(r"[^.!?;:\n•|。！？；：]+(?:[.!?;:\n•|。！？；：]+|$)")
 _QUOTE_TABLE = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
 
 

@@ -156,6 +156,45 @@ def test_english_prose_is_told_without_loading_the_identifier(
     assert language.language_of_words("x", "the model is retrained on the new data".split()) == "en"
 
 
+# The seed deck's first card answered in languages written without spaces between words
+# (machine-translated from an English answer that covers points 1.1-1.3 and 2.1 and 2.4).
+CHINESE = (
+    "将模型与预处理步骤（缩放、编码）一起打包以保持一致性。在具有代表性的数据上测试推理流程。"
+    "监控延迟、错误和系统性能。对新用户群体进行验证并监控数据漂移。"
+)
+JAPANESE = (
+    "モデルを前処理（スケーリング、エンコーディング）と一緒にパッケージ化し、一貫性を保つ。"
+    "代表的なデータで推論パイプラインをテストする。レイテンシとエラーを監視する。"
+    "新しいセグメントで検証し、ドリフトを監視する。"
+)
+
+
+@pytest.mark.parametrize(("answer", "language"), [(CHINESE, "Chinese"), (JAPANESE, "Japanese")])
+def test_an_answer_written_without_spaces_is_cut_into_clauses_and_graded(  # type: ignore[no-untyped-def]
+    model, answer, language
+) -> None:
+    spans, complete = clauses(answer)
+    assert complete and len(spans) >= 4  # sentences and clauses, not one block
+    result = grade(CHURN, answer, embedder=model)
+    assert result.score >= 2
+    assert sum(p.status == "covered" for p in result.points) >= 3
+    assert any(f"in {language}" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("在具有代表性的数据上测试推理流程。", "zh"),
+        ("代表的なデータで推論パイプラインをテストする。", "ja"),
+        ("대표 데이터로 추론 파이프라인을 테스트한다.", "ko"),
+    ],
+)
+def test_chinese_japanese_and_korean_are_told_by_their_scripts(text: str, code: str) -> None:
+    from grader.language import language_of
+
+    assert language_of(text) == code
+
+
 def test_a_few_words_are_too_few_to_tell_a_language() -> None:
     from grader.language import language_of
 
