@@ -51,6 +51,12 @@ def _identify(text: str) -> tuple[str, float]:
     return str(code), float(probability)
 
 
+def warm() -> None:
+    """Load the identifier now (a second or two), so that the first answer in another
+    language does not wait for it: the web app calls this in a background thread."""
+    _identify("warm")
+
+
 @lru_cache(maxsize=4096)
 def language_of(text: str) -> str | None:
     """The ISO 639-1 code of the language ``text`` is written in, or None when it is too

@@ -26,6 +26,23 @@ def semantic_client(web_settings):  # type: ignore[no-untyped-def]
         yield client
 
 
+def test_the_app_loads_the_language_identifier_in_the_background(web_settings, monkeypatch):  # type: ignore[no-untyped-def]
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from grader import language
+    from web.app import create_app
+
+    monkeypatch.setattr(language, "_identifier", None)  # as in a new process
+    web_settings.matcher = "semantic"
+    with TestClient(create_app(web_settings)):
+        deadline = time.monotonic() + 30
+        while language._identifier is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert language._identifier is not None  # before any answer asked for it
+
+
 def test_the_api_grades_by_meaning_and_names_another_language(semantic_client) -> None:  # type: ignore[no-untyped-def]
     body = semantic_client.post(
         "/api/grade", json={"deck": "mlops", "card": "5", "answer": GERMAN}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from grader import GRADER_VERSION
+from grader import GRADER_VERSION, language
 from web.accounts import Accounts
 from web.agreement import AgreementCollector
 from web.catalog import Catalog
@@ -95,8 +96,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # fuzzy grading in worker processes (with an LLM, grade_async grades)
             if offline.workers and offline.embedder is None and practice.llm is None:
                 await offline.start(await run_in_threadpool(practice.cards))
-            # no warm-up: the grader prepares a card the first time it grades it, so the first
-            # answer after a restart waits for its own card only.
+            # no warm-up of cards: the grader prepares a card the first time it grades it, so
+            # the first answer after a restart waits for its own card only. The language
+            # identifier (for answers in another language, graded by meaning) loads beside.
+            if offline.embedder is not None:
+                threading.Thread(target=language.warm, name="language-warm", daemon=True).start()
             # What start-up built lives as long as the app: keep the GC from walking it again
             # and again (its full passes were the p99 latency under load).
             gc.freeze()
