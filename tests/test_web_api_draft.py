@@ -63,6 +63,27 @@ def test_a_draft_of_a_new_card_needs_no_card_and_may_list_points_as_text(web_cli
     assert [p["status"] for p in grade["points"]] == ["covered", "missing"]
 
 
+def test_a_draft_may_give_its_points_as_the_editor_s_markdown(web_client, kitchen):
+    markdown = "### 1. Timing\n\n- Use a timer\n\n### 2. Water\n\n- Start in cold water\n"
+    markdown += "  - aliases: cold = chilled\n"
+    draft = {"question": "How do you boil an egg?", "points_markdown": markdown}
+    body = {"deck": "kitchen", "answer": "chilled water", "draft": draft}
+    grade = web_client.post("/api/grade", json=body).json()
+    assert [(p["id"], p["section"], p["status"]) for p in grade["points"]] == [
+        ("1.1", "Timing", "missing"),
+        ("2.1", "Water", "covered"),
+    ]
+
+
+def test_a_draft_s_markdown_that_cannot_be_read_is_422_naming_the_line(web_client, kitchen):
+    draft = {"question": "Eggs?", "points_markdown": "Use a timer"}
+    response = web_client.post(
+        "/api/grade", json={"deck": "kitchen", "answer": "x", "draft": draft}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("Points, line 1:")
+
+
 def test_grading_without_a_card_or_a_draft_is_422(web_client):
     response = web_client.post("/api/grade", json={"deck": "mlops", "answer": "x"})
     assert response.status_code == 422

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from grader import Card
 from grader.cards import Alias
 from grader.decks._common import SLUG_RE
-from web.card_editor import EditError, draft_card
+from web.card_editor import CardForm, EditError, card_from_form, draft_card
 from web.deps import MetricsDep, PersonDep, PracticeDep, current_person, require_admin
 from web.metrics import CONTENT_TYPE_LATEST
 from web.routes.schemas import (
@@ -139,13 +139,19 @@ async def grade(body: GradeRequest, practice: PracticeDep, person: PersonDep) ->
 
 def draft_of(draft: DraftCard, card: str | int | None) -> Card:
     """The Card a request's draft describes; 422 when nothing of it is left to grade."""
+    card_id = str(card) if card is not None and SLUG_RE.match(str(card)) else "draft"
+    if draft.points_markdown is not None:  # the editor's field, read as saving reads it
+        form = CardForm(draft.question, draft.points_markdown, draft.summary or "")
+        try:
+            return card_from_form(form, card_id)
+        except EditError as exc:
+            raise HTTPException(422, str(exc)) from None
     points = [
         (p.section, p.text, [Alias(a.term, tuple(a.alternatives)) for a in p.aliases])
         if isinstance(p, DraftPoint)
         else ("", p, [])
-        for p in draft.points
+        for p in draft.points or ()
     ]
-    card_id = str(card) if card is not None and SLUG_RE.match(str(card)) else "draft"
     try:
         return draft_card(card_id, draft.question, points, draft.summary)
     except EditError as exc:

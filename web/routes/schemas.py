@@ -20,6 +20,7 @@ from web.card_editor import (
     MAX_ALIASES,
     MAX_POINT_CHARS,
     MAX_POINTS,
+    MAX_POINTS_CHARS,
     MAX_QUESTION_CHARS,
     MAX_SUMMARY_CHARS,
 )
@@ -139,10 +140,24 @@ class DraftCard(BaseModel):
     """A card not saved (the card editor's): graded instead of the stored card."""
 
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
-    points: list[DraftPoint | Annotated[str, Field(min_length=1, max_length=MAX_POINT_CHARS)]] = (
-        Field(min_length=1, max_length=MAX_POINTS, description="points, or just their texts")
+    points: (
+        list[DraftPoint | Annotated[str, Field(min_length=1, max_length=MAX_POINT_CHARS)]] | None
+    ) = Field(None, min_length=1, max_length=MAX_POINTS, description="points, or their texts")
+    points_markdown: str | None = Field(
+        None,
+        max_length=MAX_POINTS_CHARS,
+        description="instead of points: the points in the deck's Markdown (the card editor's "
+        "field), read as saving the card reads them",
     )
     summary: str | None = Field(None, max_length=MAX_SUMMARY_CHARS)
+
+    @model_validator(mode="after")
+    def _points_one_way(self) -> DraftCard:
+        if (self.points is None) == (self.points_markdown is None):
+            raise PydanticCustomError(
+                "missing", "draft.points: give the points, or points_markdown (one of them)"
+            )
+        return self
 
     @field_validator("question")
     @classmethod
@@ -156,8 +171,8 @@ class DraftCard(BaseModel):
 
     @field_validator("points")
     @classmethod
-    def _points(cls, values: list[DraftPoint | str]) -> list[DraftPoint | str]:
-        return [_text(v) if isinstance(v, str) else v for v in values]
+    def _points(cls, values: list[DraftPoint | str] | None) -> list[DraftPoint | str] | None:
+        return None if values is None else [_text(v) if isinstance(v, str) else v for v in values]
 
 
 class GradeRequest(_AnswerIn):

@@ -7,48 +7,6 @@
   var DELAY_MS = 350; // after the last keystroke
   var MARKS = { covered: "✓", partial: "~", missing: "✗" };
 
-  // The points field in the deck's Markdown, as the deck reader reads it: "### N. Title"
-  // starts a section, "- text" a point, "  - aliases: term = a, b" under a point its aliases,
-  // other lines continue the point. (The server reads the same text when saving.)
-  function parsePoints(text) {
-    var points = [];
-    var section = "";
-    var point = null;
-    text.split(/\r\n|\r|\n/).forEach(function (raw) {
-      var line = raw.replace(/\t/g, "    ");
-      var trimmed = line.trim();
-      if (!trimmed) return;
-      var indent = line.length - line.replace(/^\s+/, "").length;
-      var heading = indent < 4 && /^###\s+(.*)$/.exec(trimmed);
-      if (heading) {
-        section = heading[1].replace(/:\s*$/, "").replace(/^\d+[.)]?\s+/, "").trim();
-        point = null;
-        return;
-      }
-      var item = (indent < 4 || point) && /^(?:[-*+]|\d{1,9}[.)])(?:\s+(.*))?$/.exec(trimmed);
-      if (item && indent >= 2 && point) {
-        var alias = /^aliases\s*:\s*(.*)$/i.exec(item[1] || "");
-        if (alias) {
-          var parts = alias[1].split("=");
-          var alternatives = parts.slice(1).join("=").split(",")
-            .map(function (a) { return a.trim(); })
-            .filter(Boolean);
-          if (parts[0].trim() && alternatives.length) {
-            point.aliases.push({ term: parts[0].trim(), alternatives: alternatives });
-          }
-          return;
-        }
-      }
-      if (item && indent < 4) {
-        point = { text: (item[1] || "").trim(), section: section, aliases: [] };
-        if (point.text) points.push(point);
-        return;
-      }
-      if (point) point.text += " " + trimmed;
-    });
-    return points;
-  }
-
   function element(tag, className, text) {
     var node = document.createElement(tag);
     if (className) node.className = className;
@@ -123,9 +81,10 @@
 
     function draft() {
       var summary = fields[2] ? fields[2].value : "";
+      // the points field as typed: the server reads it as saving the card will
       return {
         question: fields[0] ? fields[0].value : "",
-        points: parsePoints(fields[1] ? fields[1].value : ""),
+        points_markdown: fields[1] ? fields[1].value : "",
         summary: summary.trim() ? summary : null
       };
     }
@@ -138,7 +97,7 @@
         return;
       }
       var card = draft();
-      if (!card.question.trim() || !card.points.length) {
+      if (!card.question.trim() || !card.points_markdown.trim()) {
         message("Write a question and at least one point ('- point') to grade against.", true);
         return;
       }
