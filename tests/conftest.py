@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from serving import wait_until_up
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,8 +194,6 @@ def web_server(tmp_path: Path, decks_dir: Path):  # type: ignore[no-untyped-def]
     import os
     import subprocess
     import sys
-    import time
-    import urllib.request
 
     port = free_port()
     env = {
@@ -219,17 +218,8 @@ def web_server(tmp_path: Path, decks_dir: Path):  # type: ignore[no-untyped-def]
     process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((tmp_path / "server.log").read_text(errors="replace"))
-            time.sleep(0.05)
+        if not wait_until_up(process, base, seconds=20):
+            raise RuntimeError((tmp_path / "server.log").read_text(errors="replace"))
         yield base
     finally:
         process.terminate()

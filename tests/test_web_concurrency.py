@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import WEB_SECRET, free_port
+from serving import wait_until_up
 from sqlalchemy import create_engine, text
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -51,17 +52,10 @@ def _serve(tmp_path: Path, decks_dir: Path, url: str, workers: int) -> tuple[sub
     log = (tmp_path / "server.log").open("wb")
     process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return process, base
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError((tmp_path / "server.log").read_text(errors="replace"))
-        time.sleep(0.1)
+    if not wait_until_up(process, base, seconds=60):
+        process.kill()
+        raise RuntimeError((tmp_path / "server.log").read_text(errors="replace"))
+    return process, base
 
 
 def test_a_worker_killed_under_load_loses_no_acknowledged_attempt(

@@ -34,6 +34,10 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from serving import wait_until_up  # noqa: E402  (tests/ on the path first)
+
 PASSWORD = "correct horse battery staple"
 
 
@@ -160,17 +164,10 @@ def serve(tmp: Path, args: argparse.Namespace) -> tuple[subprocess.Popen[bytes],
     command += ["--workers", str(args.workers)]
     server = subprocess.Popen(command, env=env, cwd=tmp)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return server, base
-        except httpx.HTTPError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.terminate()
-            raise SystemExit("bench: the server did not start")
-        time.sleep(0.2)
+    if not wait_until_up(server, base, seconds=60):
+        server.terminate()
+        raise SystemExit("bench: the server did not start")
+    return server, base
 
 
 def report(tally: Tally, people: list[Learner], seconds: float) -> bool:

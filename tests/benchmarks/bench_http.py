@@ -34,6 +34,9 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from serving import wait_until_up  # noqa: E402  (tests/ on the path first)
 
 
 @dataclass
@@ -300,17 +303,9 @@ def main() -> int:
         server = subprocess.Popen(command, env=env, cwd=tmp_path)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    print("bench: the server did not start", file=sys.stderr)
-                    return 1
-                time.sleep(0.1)
+            if not wait_until_up(server, base, seconds=30):
+                print("bench: the server did not start", file=sys.stderr)
+                return 1
             phases = run(bench(port, decks_dir, args))
         finally:
             server.terminate()

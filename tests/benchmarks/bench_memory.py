@@ -17,11 +17,14 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from serving import wait_until_up  # noqa: E402  (tests/ on the path first)
+
 ANSWERS = [
     "Package the model with its preprocessing, validate it on a sample of the new segment, "
     "retrain if it does worse, and monitor drift of inputs and predictions.",
@@ -65,12 +68,7 @@ def measure(matcher: str) -> dict[str, int]:
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    urllib.request.urlopen(f"{base}/healthz", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            wait_until_up(server, base, seconds=30)
             method = "?"
             for answer in ANSWERS:
                 body = json.dumps({"deck": "mlops", "card": 1, "answer": answer}).encode()
